@@ -30,6 +30,11 @@ type Info struct {
 	UpstreamAddr string
 	// Attempts counts the upstream attempts made for the request.
 	Attempts int
+	// Route is the pattern of the route that matched the request, set by
+	// the router or gateway that picked it; empty when none matched. The
+	// access log reads it (r.Pattern is lost when a middleware between the
+	// access log and the router hands on a shallow copy of the request).
+	Route string
 }
 
 // From returns the Info stored in ctx, or nil.
@@ -49,9 +54,29 @@ func Ensure(r *http.Request) (*http.Request, *Info) {
 	if info := From(r.Context()); info != nil {
 		return r, info
 	}
-	info := new(Info)
-	return r.WithContext(NewContext(r.Context(), info)), info
+	c := &infoCtx{Context: r.Context()}
+	return r.WithContext(c), &c.info
 }
+
+// infoCtx is a context carrying an Info in the same allocation, so that
+// Ensure costs two allocations (this and the request copy) instead of three.
+// It embeds its parent, so Done, Err, Deadline and the cancellation
+// machinery of package context (which finds the parent cancelCtx through
+// Value) behave exactly as with context.WithValue: no goroutine is started
+// by WithCancel or WithTimeout on top of it.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+func (c *infoCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *infoCtx) String() string { return "reqinfo.Context" }
 
 // RequestID returns the request ID recorded for r, or "".
 func RequestID(r *http.Request) string {

@@ -28,6 +28,7 @@ type Writer struct {
 	written     int64
 	wroteHeader bool
 	hijacked    bool
+	held        bool // the final status is recorded but not yet sent
 
 	// OnHeader, if set, runs once, right before the final (non-1xx) status is
 	// sent to the wrapped writer, with that status. It may change Header()
@@ -79,7 +80,28 @@ func (w *Writer) WriteHeader(code int) {
 	if w.OnHeader != nil {
 		w.OnHeader(code)
 	}
+	if w.held {
+		return
+	}
 	w.rw.WriteHeader(code)
+}
+
+// HoldHeader, called from OnHeader, keeps the final status from being sent
+// to the wrapped writer until [Writer.SendHeader]: the status is recorded
+// (Status and WroteHeader report it) and body bytes still go to the Divert
+// target, which lets compression buffer the first bytes before choosing
+// the response headers. The caller must call SendHeader before writing to
+// the wrapped writer; FlushError sends a held status itself.
+func (w *Writer) HoldHeader() { w.held = true }
+
+// SendHeader sends a status held by [Writer.HoldHeader] to the wrapped
+// writer, with the headers as they are now. It does nothing when no status
+// is held.
+func (w *Writer) SendHeader() {
+	if w.held {
+		w.held = false
+		w.rw.WriteHeader(w.status)
+	}
 }
 
 // Write writes body bytes, sending a 200 status first if none was sent. When
@@ -139,6 +161,7 @@ func (w *Writer) FlushError() error {
 			return err
 		}
 	}
+	w.SendHeader()
 	return http.NewResponseController(w.rw).Flush()
 }
 
