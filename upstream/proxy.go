@@ -1,0 +1,306 @@
+package upstream
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gatewaykit/gateway/internal/problem"
+	"github.com/gatewaykit/gateway/internal/reqinfo"
+	"github.com/gatewaykit/gateway/upstream/internal/h1"
+)
+
+// call is the per-request state of ServeHTTP, allocated once per request so
+// that the outbound URL, the body wrapper and the 1xx trace share one
+// allocation.
+type call struct {
+	w     http.ResponseWriter
+	url   url.URL
+	body  inBody
+	trace httptrace.ClientTrace
+
+	mu   sync.Mutex // protects done and writes to w from Got1xxResponse
+	done bool       // RoundTrip returned: w belongs to the handler again
+}
+
+// got1xx forwards an informational response (103 Early Hints, 100
+// Continue, 102) to the client. It runs on the transport's goroutine while
+// the handler waits in RoundTrip.
+func (c *call) got1xx(code int, header textproto.MIMEHeader) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return nil
+	}
+	// A 1xx carries its own headers (RFC 8297), and net/http sends the
+	// whole header map with it and keeps the map afterwards. So the map is
+	// swapped to the 1xx headers for the write and restored after, keeping
+	// what earlier middleware set for the final response out of the 1xx.
+	h := c.w.Header()
+	saved := h.Clone()
+	clear(h)
+	for k, vv := range header {
+		h[k] = vv
+	}
+	c.w.WriteHeader(code)
+	clear(h)
+	for k, vv := range saved {
+		h[k] = vv
+	}
+	return nil
+}
+
+func (c *call) roundTripDone() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+}
+
+// ServeHTTP proxies r to an endpoint of the service; see [Upstream].
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.stats.requests.Add(1)
+	ctx := r.Context()
+	info := reqinfo.From(ctx)
+	eps := *u.eps.Load()
+	if len(eps) == 0 {
+		u.fail(w, r, ErrNoEndpoints)
+		return
+	}
+
+	upType := upgradeType(r.Header)
+	if upType != "" && !isPrintASCII(upType) {
+		u.fail(w, r, errInvalidUpgrade)
+		return
+	}
+
+	c := &call{w: w}
+	c.url = *r.URL
+	c.url.Scheme = "http"
+	if u.https {
+		c.url.Scheme = "https"
+	}
+	c.trace.Got1xxResponse = c.got1xx
+
+	out := r.WithContext(httptrace.WithClientTrace(ctx, &c.trace))
+	out.URL = &c.url
+	out.Header = u.buildOutHeader(r, info, upType)
+	out.Host = u.cfg.Host.outHost(r)
+	out.RequestURI = ""
+	out.Close = false
+	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	// The request trailer map is shared, not copied: net/http fills the
+	// inbound map's values once the body is read, which is when the
+	// transport reads them to send on.
+	out.Trailer = r.Trailer
+	if r.ContentLength == 0 {
+		out.Body = nil // net/http issue 16036: nil Body lets the transport retry
+	} else if r.Body != nil {
+		c.body.rc = r.Body
+		out.Body = &c.body
+	}
+
+	if u.cfg.Rewrite != nil {
+		pr := ProxyRequest{In: r, Out: out}
+		u.cfg.Rewrite(&pr)
+		out = pr.Out
+	}
+
+	var rp *replay
+	if u.cfg.Retries > 0 {
+		var err error
+		if rp, out, err = u.prepareReplay(r, out); err != nil {
+			u.fail(w, r, err)
+			return
+		}
+	}
+
+	res, ep, attempts, err := u.roundTrip(r, out, eps, rp, c)
+	if info != nil {
+		info.UpstreamAddr = ep.Addr
+		info.Attempts = attempts
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		u.handleUpgrade(w, r, out, res, upType)
+		return
+	}
+	u.copyResponse(w, r, res)
+}
+
+// roundTrip sends out to endpoints until an attempt succeeds or may not be
+// retried. It returns the response, the endpoint of the last attempt and
+// the number of attempts.
+func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, c *call) (*http.Response, Endpoint, int, error) {
+	var tried []Endpoint // allocated only on the retry path
+	var ep Endpoint
+	for attempt := 1; ; attempt++ {
+		cand := eps
+		if tried != nil {
+			cand = remaining(eps, tried)
+		}
+		var err error
+		ep, err = u.bal.Pick(in, cand)
+		if err != nil {
+			return nil, ep, attempt - 1, err
+		}
+		out.URL.Host = ep.Addr
+		var start time.Time
+		if u.obs != nil {
+			u.obs.Begin(ep)
+			start = time.Now()
+		}
+		res, err := u.rt.RoundTrip(out)
+		c.roundTripDone()
+		if u.obs != nil {
+			u.obs.End(ep, time.Since(start), err)
+		}
+		if err != nil {
+			if ctxErr := in.Context().Err(); ctxErr != nil {
+				return nil, ep, attempt, ctxErr
+			}
+			if attempt > u.cfg.Retries || !isDialError(err) || !bodyIntact(out, rp, c) {
+				return nil, ep, attempt, err
+			}
+			u.logRetry(in, ep, attempt, err, 0)
+		} else {
+			if attempt > u.cfg.Retries || rp == nil || !u.retryStatus(res.StatusCode) {
+				return res, ep, attempt, nil
+			}
+			drainClose(res.Body)
+			u.logRetry(in, ep, attempt, nil, res.StatusCode)
+		}
+		u.stats.retries.Add(1)
+		tried = append(tried, ep)
+		out, c = u.nextAttempt(in, out, rp, c)
+	}
+}
+
+// remaining returns the endpoints of eps not in tried; when every endpoint
+// was tried, all but the last one tried; when there is only that one, eps.
+func remaining(eps, tried []Endpoint) []Endpoint {
+	rest := make([]Endpoint, 0, len(eps))
+	for _, ep := range eps {
+		if !triedAddr(tried, ep.Addr) {
+			rest = append(rest, ep)
+		}
+	}
+	if len(rest) > 0 {
+		return rest
+	}
+	last := tried[len(tried)-1].Addr
+	for _, ep := range eps {
+		if ep.Addr != last {
+			rest = append(rest, ep)
+		}
+	}
+	if len(rest) > 0 {
+		return rest
+	}
+	return eps
+}
+
+func triedAddr(tried []Endpoint, addr string) bool {
+	for _, t := range tried {
+		if t.Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// nextAttempt prepares a fresh outbound request and trace for a retry: a
+// transport may still hold the previous request, so it is not reused.
+func (u *Upstream) nextAttempt(in, prev *http.Request, rp *replay, pc *call) (*http.Request, *call) {
+	c := &call{w: pc.w}
+	c.url = *prev.URL
+	c.trace.Got1xxResponse = c.got1xx
+	out := prev.WithContext(httptrace.WithClientTrace(in.Context(), &c.trace))
+	out.URL = &c.url
+	switch {
+	case rp != nil:
+		out.Body = rp.reader()
+	case prev.Body != nil:
+		// The body was never read (checked by the caller): a new wrapper
+		// over the same inbound body, the old one was closed.
+		c.body.rc = pc.body.rc
+		out.Body = &c.body
+	}
+	return out, c
+}
+
+func (u *Upstream) retryStatus(code int) bool {
+	for _, s := range u.retryS {
+		if s == code {
+			return true
+		}
+	}
+	return false
+}
+
+// isDialError reports whether err happened while connecting, so the request
+// never reached the upstream.
+func isDialError(err error) bool {
+	var de *h1.DialError
+	if errors.As(err, &de) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// fail answers r with err through the ErrorHandler, counts and logs it.
+func (u *Upstream) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := problem.Status(err)
+	u.stats.countError(status, err)
+	level := slog.LevelWarn
+	if status == problem.StatusClientClosedRequest {
+		level = slog.LevelDebug
+	}
+	if u.log.Enabled(r.Context(), level) {
+		attrs := []slog.Attr{
+			slog.String("upstream", u.name),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.String("error", err.Error()),
+		}
+		if info := reqinfo.From(r.Context()); info != nil {
+			attrs = append(attrs, slog.String("request_id", info.RequestID), slog.String("endpoint", info.UpstreamAddr))
+		}
+		u.log.LogAttrs(r.Context(), level, "upstream: request failed", attrs...)
+	}
+	if u.errh != nil {
+		u.errh(w, r, err)
+		return
+	}
+	problem.WriteError(w, r, err)
+}
+
+func (u *Upstream) logRetry(r *http.Request, ep Endpoint, attempt int, err error, status int) {
+	if !u.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("upstream", u.name),
+		slog.String("endpoint", ep.Addr),
+		slog.Int("attempt", attempt),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	u.log.LogAttrs(r.Context(), slog.LevelInfo, "upstream: retrying on another endpoint", attrs...)
+}
+
+var errInvalidUpgrade = &upgradeError{msg: "upstream: client requested an invalid upgrade protocol", status: http.StatusBadRequest}

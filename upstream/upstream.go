@@ -1,0 +1,309 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults applied by [New] to zero [Config] fields.
+const (
+	DefaultDialTimeout             = 5 * time.Second
+	DefaultResponseHeaderTimeout   = 60 * time.Second
+	DefaultIdleConnTimeout         = 90 * time.Second
+	DefaultMaxIdleConnsPerEndpoint = 64
+	DefaultUpgradeIdleTimeout      = 10 * time.Minute
+	DefaultMaxReplayBody           = 64 << 10
+)
+
+// Config describes one upstream service. The zero value of every field but
+// Discovery is usable; [New] keeps a copy.
+type Config struct {
+	// Name is the service name: the key passed to Discovery.Watch and the
+	// "upstream" attribute of log lines. Empty means "upstream".
+	Name string
+
+	// Scheme selects the protocol spoken to the endpoints:
+	//   - "http" (the default when empty): HTTP/1.1 over TCP, through the
+	//     project's fast HTTP/1.1 client;
+	//   - "https": TLS through an [http.Transport], HTTP/2 negotiated by ALPN
+	//     with HTTP/1.1 fallback; TLSClientConfig configures it;
+	//   - "h2c": HTTP/2 over cleartext TCP with prior knowledge.
+	// New panics on any other value.
+	Scheme string
+
+	// Discovery provides the endpoint set. It is required: New panics when
+	// it is nil. A Discovery that also implements [Snapshotter] (such as
+	// discovery.Static) seeds the set, so the Upstream serves before Run.
+	Discovery Discovery
+
+	// Balancer picks the endpoint of each attempt. Nil means a new
+	// [RoundRobin]. A Balancer that implements [Observer] is told when each
+	// attempt begins and ends.
+	Balancer Balancer
+
+	// Transport sends the requests. Nil means a transport built from this
+	// Config (see Scheme) with the timeouts and pool sizes below. A non-nil
+	// Transport is used as given, so wrapping middleware (a breaker's
+	// Transport(next)) goes here; the timeout and pool fields then do not
+	// apply and must be set on the given transport.
+	Transport http.RoundTripper
+
+	// Rewrite, if non-nil, modifies the outbound request after the Upstream
+	// has sanitised it (hop-by-hop headers removed, forwarding headers,
+	// X-Request-ID, Host and User-Agent set). It sees the inbound request
+	// (read-only) and the outbound one; see [ProxyRequest]. The scheme and
+	// host of Out.URL are set per attempt from the chosen endpoint, after
+	// Rewrite. Rewrite must not keep the ProxyRequest after returning.
+	Rewrite func(*ProxyRequest)
+
+	// ModifyResponse, if non-nil, may change the upstream's response before
+	// it is copied to the client (it is not called for responses consumed by
+	// a retry). An error it returns is answered through ErrorHandler.
+	ModifyResponse func(*http.Response) error
+
+	// ErrorHandler answers requests that failed before the response status
+	// was sent. Nil means problem.WriteError: ErrNoEndpoints is 503 with
+	// Retry-After, timeouts are 504, the client going away is 499 with
+	// nothing written, other upstream failures are 502.
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+
+	// Retries is the number of extra attempts, each on another endpoint
+	// when one remains, after a dial error or a response whose status is in
+	// RetryStatuses. Zero means no retries. See [Upstream] for which
+	// requests are eligible.
+	Retries int
+
+	// RetryStatuses lists the response statuses that are retried (for
+	// example 502, 503, 504). Empty means statuses are never retried.
+	RetryStatuses []int
+
+	// MaxReplayBody bounds the request body the Upstream buffers so that a
+	// retry can send it again. Zero means [DefaultMaxReplayBody] (64 KiB).
+	// Requests with a larger body, or with Expect: 100-continue, stream it
+	// and are retried only if the body was never read.
+	MaxReplayBody int64
+
+	// Host sets the outbound Host header. Nil means the client's Host is
+	// kept (as Envoy, Traefik and Caddy do); use [EndpointHost] for the
+	// endpoint address (nginx's and Kong's default) or [FixedHost].
+	Host HostPolicy
+
+	// TrustedProxies lists the peers whose Forwarded and X-Forwarded-*
+	// headers are believed: when the direct peer of a request is in one of
+	// these prefixes, the incoming values are kept and extended; otherwise
+	// they are dropped and set from the connection alone. Empty means no
+	// peer is trusted.
+	TrustedProxies []netip.Prefix
+
+	// DialTimeout bounds establishing a connection (and the TLS handshake
+	// for "https"). Zero means [DefaultDialTimeout] (5s).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response headers after
+	// the request was written. Zero means [DefaultResponseHeaderTimeout] (60s).
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes pooled connections idle for this long. Zero
+	// means [DefaultIdleConnTimeout] (90s).
+	IdleConnTimeout time.Duration
+	// MaxConnsPerEndpoint limits the connections (idle and active) to each
+	// endpoint; a request waits for a free one. Zero means no limit.
+	MaxConnsPerEndpoint int
+	// MaxIdleConnsPerEndpoint is the number of idle keep-alive connections
+	// kept per endpoint. Zero means [DefaultMaxIdleConnsPerEndpoint] (64).
+	MaxIdleConnsPerEndpoint int
+
+	// FlushInterval is the period at which the response body is flushed to
+	// the client while it is copied. Zero means no periodic flush, as in
+	// httputil.ReverseProxy. Whatever its value, responses that are
+	// text/event-stream, carry "X-Accel-Buffering: no", or have no known
+	// length (chunked) are flushed after every write.
+	FlushInterval time.Duration
+
+	// UpgradeIdleTimeout closes both sides of an upgraded connection
+	// (WebSocket) when no byte passed in either direction for this long.
+	// Zero means [DefaultUpgradeIdleTimeout] (10m).
+	UpgradeIdleTimeout time.Duration
+
+	// TLSClientConfig configures TLS for the "https" scheme. Nil means the
+	// system roots and ServerName from the endpoint host. It is cloned.
+	TLSClientConfig *tls.Config
+
+	// Logger receives a line for every request the Upstream fails to serve.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Upstream is the reverse proxy for one service: an [http.Handler] that
+// sends each request to an endpoint chosen by the Balancer from the current
+// endpoint set, and copies the response back.
+//
+// It behaves as httputil.ReverseProxy does (hop-by-hop headers removed both
+// ways, trailers, 1xx responses, protocol upgrades, streaming) with these
+// gateway rules:
+//   - Forwarding headers: X-Forwarded-For, X-Forwarded-Host,
+//     X-Forwarded-Proto and RFC 7239 Forwarded from the client are kept
+//     (and extended) only when the direct peer is in TrustedProxies,
+//     otherwise replaced by values from the connection.
+//   - The raw query is sent exactly as received, never re-encoded.
+//   - X-Request-ID is set from the request's reqinfo record when it has one;
+//     the chosen endpoint and the attempt count are recorded there.
+//   - Errors before the status is sent go to ErrorHandler (problem+json by
+//     default). A failure after the status was sent (upstream reset or
+//     closed mid-body) aborts the client connection by panicking with
+//     [http.ErrAbortHandler], as ReverseProxy does, so the client sees a
+//     truncated response rather than a complete-looking one.
+//
+// Retries: with Config.Retries > 0, an attempt that fails to connect (the
+// request never left the gateway) is retried for any method, and an
+// attempt answered with a status in RetryStatuses is retried only for
+// idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or any
+// request with an Idempotency-Key header). In both cases the body must be
+// replayable: absent, or buffered within MaxReplayBody. Each retry goes to
+// an endpoint not yet tried when one exists.
+//
+// An Upstream is safe for simultaneous use by multiple goroutines. Its
+// endpoint set is an immutable snapshot swapped atomically by Run.
+type Upstream struct {
+	cfg    Config
+	name   string
+	rt     http.RoundTripper
+	ownRT  bool // rt was built by New; CloseIdleConnections reaches it
+	bal    Balancer
+	obs    Observer
+	log    *slog.Logger
+	errh   func(http.ResponseWriter, *http.Request, error)
+	https  bool
+	eps    atomic.Pointer[[]Endpoint]
+	stats  counters
+	retryS []int
+}
+
+var _ http.Handler = (*Upstream)(nil)
+
+// New returns an Upstream for cfg. It starts no goroutine: endpoint updates
+// are consumed by [Upstream.Run]. When cfg.Discovery implements
+// [Snapshotter], its snapshot is the initial endpoint set.
+//
+// New panics when cfg.Discovery is nil or cfg.Scheme is unknown
+// (programmer errors at setup).
+func New(cfg Config) *Upstream {
+	if cfg.Discovery == nil {
+		panic("upstream: Config.Discovery is nil")
+	}
+	switch cfg.Scheme {
+	case "":
+		cfg.Scheme = "http"
+	case "http", "https", "h2c":
+	default:
+		panic("upstream: unknown Config.Scheme " + cfg.Scheme)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.ResponseHeaderTimeout <= 0 {
+		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	if cfg.MaxIdleConnsPerEndpoint <= 0 {
+		cfg.MaxIdleConnsPerEndpoint = DefaultMaxIdleConnsPerEndpoint
+	}
+	if cfg.UpgradeIdleTimeout <= 0 {
+		cfg.UpgradeIdleTimeout = DefaultUpgradeIdleTimeout
+	}
+	if cfg.MaxReplayBody <= 0 {
+		cfg.MaxReplayBody = DefaultMaxReplayBody
+	}
+	if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	cfg.TrustedProxies = append([]netip.Prefix(nil), cfg.TrustedProxies...)
+	u := &Upstream{
+		cfg:    cfg,
+		name:   cfg.Name,
+		bal:    cfg.Balancer,
+		log:    cfg.Logger,
+		errh:   cfg.ErrorHandler,
+		https:  cfg.Scheme == "https",
+		retryS: append([]int(nil), cfg.RetryStatuses...),
+	}
+	if u.name == "" {
+		u.name = "upstream"
+	}
+	if u.bal == nil {
+		u.bal = &RoundRobin{}
+	}
+	u.obs, _ = u.bal.(Observer)
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	if cfg.Transport != nil {
+		u.rt = cfg.Transport
+	} else {
+		u.rt = newTransport(&cfg)
+		u.ownRT = true
+	}
+	if s, ok := cfg.Discovery.(Snapshotter); ok {
+		u.setEndpoints(s.Snapshot())
+	} else {
+		u.setEndpoints(nil)
+	}
+	return u
+}
+
+// Name returns the service name (Config.Name, or "upstream").
+func (u *Upstream) Name() string { return u.name }
+
+// Endpoints returns a copy of the current endpoint set.
+func (u *Upstream) Endpoints() []Endpoint {
+	eps := *u.eps.Load()
+	return append([]Endpoint(nil), eps...)
+}
+
+func (u *Upstream) setEndpoints(eps []Endpoint) {
+	cp := make([]Endpoint, 0, len(eps))
+	for _, ep := range eps {
+		if ep.Addr != "" {
+			cp = append(cp, ep)
+		}
+	}
+	u.eps.Store(&cp)
+}
+
+// Run consumes Config.Discovery's updates, swapping the endpoint set on
+// each, until ctx ends; it then returns nil. It returns the error of
+// Discovery.Watch when the watch cannot start. When the discovery closes
+// its channel before ctx ends, Run keeps the last set and waits for ctx.
+func (u *Upstream) Run(ctx context.Context) error {
+	ch, err := u.cfg.Discovery.Watch(ctx, u.name)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case eps, ok := <-ch:
+			if !ok {
+				<-ctx.Done()
+				return nil
+			}
+			u.setEndpoints(eps)
+			u.log.LogAttrs(ctx, slog.LevelDebug, "upstream: endpoints updated",
+				slog.String("upstream", u.name), slog.Int("endpoints", len(eps)))
+		}
+	}
+}
+
+// CloseIdleConnections closes the idle pooled connections of the
+// Upstream's transport (Config.Transport too, when it has such a method).
+func (u *Upstream) CloseIdleConnections() {
+	if c, ok := u.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
