@@ -124,11 +124,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // WriteString is Write for a string.
 func (w *Writer) WriteString(s string) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	if w.body == nil {
 		if sw, ok := w.rw.(io.StringWriter); ok {
-			if !w.wroteHeader {
-				w.WriteHeader(http.StatusOK)
-			}
 			n, err := sw.WriteString(s)
 			w.written += int64(n)
 			return n, err
