@@ -105,11 +105,13 @@ func (e *p2cEntry) done() {
 // copy it under mu, which happens only when the endpoint set changes.
 //
 // Pruning: every entry records the epoch in which it was last looked up.
-// About every pruneEvery picks (scaled with the table size) a pick advances
-// the epoch and drops the entries that are idle (nothing in flight) and were
-// not looked up during the two previous epochs. Each pick looks up two random
-// endpoints of the current set, so a live endpoint goes unseen for that long
-// with negligible probability, and even then only its idle state is dropped.
+// About every pruneEvery+16·len(eps) picks a pick advances the epoch and
+// drops the entries that are idle (nothing in flight) and were not looked up
+// during the two previous epochs. Each pick looks up two random endpoints of
+// the current set, so a live endpoint goes unseen for that long with
+// probability below e^-64, and even then only its idle state is dropped.
+// The table thus holds the live set plus the addresses seen in the last
+// two or three epochs, whatever the churn.
 type p2cTable struct {
 	m     atomic.Pointer[map[string]*p2cEntry]
 	epoch atomic.Uint64
@@ -129,11 +131,9 @@ func (t *p2cTable) pair(n int) (int, int) {
 	if j >= i {
 		j++
 	}
-	size := 0
-	if m := t.m.Load(); m != nil {
-		size = len(*m)
-	}
-	if rand.Uint64N(uint64(pruneEvery+8*size)) == 0 {
+	// The epoch scales with the live set, not the table: a table swollen
+	// by churn must not slow its own pruning down.
+	if rand.Uint64N(uint64(pruneEvery+16*n)) == 0 {
 		t.prune()
 	}
 	return i, j
