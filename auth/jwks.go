@@ -1,0 +1,349 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// maxJWKSBytes caps a JWKS or discovery document.
+const maxJWKSBytes = 1 << 20
+
+// errSourceFailed marks a failed key fetch; wrapped in ErrUnavailable when
+// it decides a request.
+var errSourceFailed = errors.New("auth: key source failed")
+
+// keySnapshot is one immutable, verified key set.
+type keySnapshot struct {
+	byKid     map[string]*boundKey
+	all       []*boundKey
+	fetched   time.Time
+	expires   time.Time // Cache-Control lifetime, clamped
+	refreshAt time.Time // when Run refreshes it (before expires)
+}
+
+func newSnapshot(keys []*boundKey) *keySnapshot {
+	s := &keySnapshot{byKid: make(map[string]*boundKey, len(keys)), all: keys}
+	for _, k := range keys {
+		if k.id != "" {
+			if _, dup := s.byKid[k.id]; !dup {
+				s.byKid[k.id] = k
+			}
+		}
+	}
+	return s
+}
+
+// find returns the keys a token with kid and alg may be checked with, and
+// whether the kid itself is known (with another algorithm: no match).
+func (s *keySnapshot) find(kid, alg string) (keys []*boundKey, kidKnown bool) {
+	if s == nil {
+		return nil, false
+	}
+	if kid != "" {
+		k := s.byKid[kid]
+		if k == nil {
+			return nil, false
+		}
+		if k.alg != alg {
+			return nil, true
+		}
+		return []*boundKey{k}, true
+	}
+	for _, k := range s.all {
+		if k.alg == alg {
+			keys = append(keys, k)
+		}
+	}
+	return keys, len(keys) > 0
+}
+
+// keySet is one issuer's keys: static, or fetched from a JWKS URL (directly
+// or found by OIDC discovery) and refreshed.
+type keySet struct {
+	issuer       string
+	jwksURL      string // configured JWKS URL; "" when discovered
+	discoveryURL string // "" unless discovery is used
+	allowed      []string
+	client       *http.Client
+	now          func() time.Time
+	logger       *slog.Logger
+	opts         JWKSConfig
+	remote       bool
+
+	snap     atomic.Pointer[keySnapshot]
+	sf       singleflight.Group
+	inflight atomic.Bool
+	fetches  atomic.Int64 // completed fetch attempts, for tests and stats
+
+	mu sync.Mutex
+	// protects the fields below
+	lastAttempt time.Time
+	lastErr     error
+	resolvedURL string
+	failures    int
+}
+
+func newStaticKeySet(keys []*boundKey) *keySet {
+	ks := &keySet{}
+	ks.snap.Store(newSnapshot(keys))
+	return ks
+}
+
+// lookup returns the keys to check a token with kid and alg against,
+// refreshing the set when the kid is unknown (at most once per
+// UnknownKeyInterval) and joining any refresh already in flight.
+func (ks *keySet) lookup(ctx context.Context, kid, alg string) ([]*boundKey, error) {
+	snap := ks.snap.Load()
+	keys, known := snap.find(kid, alg)
+	if len(keys) > 0 {
+		if ks.remote && !ks.now().Before(snap.expires) && ks.allowRefresh() {
+			// Stale but usable: refresh without making this request wait.
+			// The fetch is bounded by FetchTimeout; Run normally refreshes
+			// before this point.
+			ks.startRefresh(ctx)
+		}
+		return keys, nil
+	}
+	if known {
+		return nil, fmt.Errorf("%w: kid bound to another algorithm", ErrInvalidToken)
+	}
+	if !ks.remote {
+		return nil, ErrUnknownKey
+	}
+	if ks.inflight.Load() || ks.allowRefresh() {
+		var err error
+		if snap, err = ks.waitRefresh(ctx); err == nil {
+			if keys, known = snap.find(kid, alg); len(keys) > 0 {
+				return keys, nil
+			}
+			if known {
+				return nil, fmt.Errorf("%w: kid bound to another algorithm", ErrInvalidToken)
+			}
+		}
+	}
+	ks.mu.Lock()
+	lastErr := ks.lastErr
+	ks.mu.Unlock()
+	if lastErr != nil || ks.snap.Load() == nil {
+		// The kid may well be valid: the identity provider is the one at fault.
+		return nil, fmt.Errorf("%w: issuer %q: %w", ErrUnavailable, ks.issuer, errSourceFailed)
+	}
+	return nil, ErrUnknownKey
+}
+
+// allowRefresh reports whether an on-demand refresh may start now, and
+// records the attempt. After a failure, retries come at most every 5s (or
+// UnknownKeyInterval if shorter).
+func (ks *keySet) allowRefresh() bool {
+	now := ks.now()
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	interval := ks.opts.UnknownKeyInterval
+	if ks.lastErr != nil {
+		interval = min(interval, 5*time.Second)
+	}
+	if !ks.lastAttempt.IsZero() && now.Sub(ks.lastAttempt) < interval {
+		return false
+	}
+	ks.lastAttempt = now
+	return true
+}
+
+func (ks *keySet) startRefresh(ctx context.Context) <-chan singleflight.Result {
+	ks.inflight.Store(true)
+	return ks.sf.DoChan("jwks", func() (any, error) {
+		defer ks.inflight.Store(false)
+		// Shared work runs under the set's own deadline, not the first
+		// caller's cancellation.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ks.opts.FetchTimeout)
+		defer cancel()
+		return ks.fetch(fctx)
+	})
+}
+
+// waitRefresh joins or starts a refresh and waits for it or ctx.
+func (ks *keySet) waitRefresh(ctx context.Context) (*keySnapshot, error) {
+	select {
+	case res := <-ks.startRefresh(ctx):
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*keySnapshot), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fetch downloads and installs the key set; on failure the previous set
+// stays in use.
+func (ks *keySet) fetch(ctx context.Context) (_ *keySnapshot, err error) {
+	defer ks.fetches.Add(1)
+	defer func() {
+		ks.mu.Lock()
+		ks.lastErr = err
+		if err != nil {
+			ks.failures++
+		} else {
+			ks.failures = 0
+		}
+		ks.mu.Unlock()
+		if err != nil {
+			ks.logger.LogAttrs(ctx, slog.LevelWarn, "auth: jwks refresh failed",
+				slog.String("issuer", ks.issuer), slog.String("error", err.Error()))
+		}
+	}()
+	u, err := ks.jwksLocation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, hdr, err := ks.get(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	keys, skipped, err := parseJWKS(body, ks.allowed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errSourceFailed, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: jwks %s has no usable keys (%d skipped)", errSourceFailed, u, skipped)
+	}
+	now := ks.now()
+	ttl := cacheLifetime(hdr, now, ks.opts.MinRefresh, ks.opts.MaxRefresh)
+	snap := newSnapshot(keys)
+	snap.fetched, snap.expires = now, now.Add(ttl)
+	snap.refreshAt = now.Add(ttl * 4 / 5)
+	ks.snap.Store(snap)
+	return snap, nil
+}
+
+// jwksLocation returns the JWKS URL, resolving it by OIDC discovery once.
+func (ks *keySet) jwksLocation(ctx context.Context) (string, error) {
+	if ks.jwksURL != "" {
+		return ks.jwksURL, nil
+	}
+	ks.mu.Lock()
+	u := ks.resolvedURL
+	ks.mu.Unlock()
+	if u != "" {
+		return u, nil
+	}
+	body, _, err := ks.get(ctx, ks.discoveryURL)
+	if err != nil {
+		return "", err
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("%w: discovery document: %w", errSourceFailed, err)
+	}
+	// OpenID Connect Discovery 1.0 §4.3: the issuer must match exactly.
+	if doc.Issuer != ks.issuer {
+		return "", fmt.Errorf("%w: discovery issuer %q does not match %q", errSourceFailed, doc.Issuer, ks.issuer)
+	}
+	pu, err := url.Parse(doc.JWKSURI)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		return "", fmt.Errorf("%w: discovery jwks_uri %q is not an http(s) URL", errSourceFailed, doc.JWKSURI)
+	}
+	ks.mu.Lock()
+	ks.resolvedURL = doc.JWKSURI
+	ks.mu.Unlock()
+	return doc.JWKSURI, nil
+}
+
+func (ks *keySet) get(ctx context.Context, u string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errSourceFailed, err)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errSourceFailed, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, nil, fmt.Errorf("%w: GET %s: status %d", errSourceFailed, u, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: GET %s: %w", errSourceFailed, u, err)
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, nil, fmt.Errorf("%w: GET %s: document over %d bytes", errSourceFailed, u, maxJWKSBytes)
+	}
+	return body, resp.Header, nil
+}
+
+// run refreshes the set before it expires until ctx ends, retrying failures
+// with exponential backoff from 1s up to MinRefresh.
+func (ks *keySet) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		snap, err := ks.waitRefresh(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			ks.mu.Lock()
+			n := ks.failures
+			ks.mu.Unlock()
+			wait = time.Second << min(max(n-1, 0), 10)
+			wait = min(wait, ks.opts.MinRefresh)
+		} else {
+			wait = snap.refreshAt.Sub(ks.now())
+			wait = max(wait, time.Second)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// cacheLifetime derives a key set's lifetime from Cache-Control max-age
+// (or Expires), clamped to [floor, ceiling]; without either header, or with
+// no-cache/no-store, the floor... or, without any header, the midpoint
+// default of 15 minutes clamped.
+func cacheLifetime(h http.Header, now time.Time, floor, ceiling time.Duration) time.Duration {
+	ttl := 15 * time.Minute
+	found := false
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.TrimSpace(strings.ToLower(d))
+			switch {
+			case d == "no-cache" || d == "no-store":
+				ttl, found = 0, true
+			case strings.HasPrefix(d, "max-age="):
+				if n, err := strconv.ParseInt(strings.Trim(d[len("max-age="):], `"`), 10, 64); err == nil && n >= 0 && !found {
+					ttl, found = time.Duration(min(n, 1<<31))*time.Second, true
+				}
+			}
+		}
+	}
+	if !found {
+		if exp, err := http.ParseTime(h.Get("Expires")); err == nil {
+			ttl = exp.Sub(now)
+		}
+	}
+	return min(max(ttl, floor), ceiling)
+}
