@@ -60,6 +60,9 @@ func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *htt
 			keys = append(keys, k)
 		}
 		dst["Trailer"] = []string{strings.Join(keys, ", ")}
+		// Trailers need chunked framing on HTTP/1.1; an HTTP/2 upstream may
+		// have sent a Content-Length along with them.
+		delete(dst, "Content-Length")
 	}
 	w.WriteHeader(res.StatusCode)
 

@@ -101,10 +101,12 @@ func (u *Upstream) handleUpgrade(w http.ResponseWriter, r, out *http.Request, re
 	t := time.NewTimer(idle)
 	defer t.Stop()
 	ctx := r.Context()
+	finished := 0
 wait:
 	for {
 		select {
 		case <-done:
+			finished++
 			break wait
 		case <-ctx.Done():
 			break wait
@@ -119,8 +121,9 @@ wait:
 	// Closing both ends unblocks the copier still running.
 	_ = conn.Close()
 	_ = backConn.Close()
-	<-done
-	<-done
+	for ; finished < 2; finished++ {
+		<-done
+	}
 }
 
 // copyConn copies src to dst, recording the time of each transfer in last,

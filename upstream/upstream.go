@@ -194,34 +194,7 @@ func New(cfg Config) *Upstream {
 	if cfg.Discovery == nil {
 		panic("upstream: Config.Discovery is nil")
 	}
-	switch cfg.Scheme {
-	case "":
-		cfg.Scheme = "http"
-	case "http", "https", "h2c":
-	default:
-		panic("upstream: unknown Config.Scheme " + cfg.Scheme)
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = DefaultDialTimeout
-	}
-	if cfg.ResponseHeaderTimeout <= 0 {
-		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
-	}
-	if cfg.IdleConnTimeout <= 0 {
-		cfg.IdleConnTimeout = DefaultIdleConnTimeout
-	}
-	if cfg.MaxIdleConnsPerEndpoint <= 0 {
-		cfg.MaxIdleConnsPerEndpoint = DefaultMaxIdleConnsPerEndpoint
-	}
-	if cfg.UpgradeIdleTimeout <= 0 {
-		cfg.UpgradeIdleTimeout = DefaultUpgradeIdleTimeout
-	}
-	if cfg.MaxReplayBody <= 0 {
-		cfg.MaxReplayBody = DefaultMaxReplayBody
-	}
-	if cfg.Retries < 0 {
-		cfg.Retries = 0
-	}
+	cfg = withDefaults(cfg)
 	cfg.TrustedProxies = append([]netip.Prefix(nil), cfg.TrustedProxies...)
 	u := &Upstream{
 		cfg:    cfg,
@@ -306,4 +279,37 @@ func (u *Upstream) CloseIdleConnections() {
 	if c, ok := u.rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// withDefaults returns cfg with its zero fields replaced by the defaults.
+func withDefaults(cfg Config) Config {
+	switch cfg.Scheme {
+	case "":
+		cfg.Scheme = "http"
+	case "http", "https", "h2c":
+	default:
+		panic("upstream: unknown Config.Scheme " + cfg.Scheme)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.ResponseHeaderTimeout <= 0 {
+		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	if cfg.MaxIdleConnsPerEndpoint <= 0 {
+		cfg.MaxIdleConnsPerEndpoint = DefaultMaxIdleConnsPerEndpoint
+	}
+	if cfg.UpgradeIdleTimeout <= 0 {
+		cfg.UpgradeIdleTimeout = DefaultUpgradeIdleTimeout
+	}
+	if cfg.MaxReplayBody <= 0 {
+		cfg.MaxReplayBody = DefaultMaxReplayBody
+	}
+	if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	return cfg
 }
