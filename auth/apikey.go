@@ -81,7 +81,7 @@ func NewAPIKeys(cfg APIKeyConfig) (*APIKeys, error) {
 		keys:   make(map[[sha256.Size]byte]*Identity, len(cfg.Keys)),
 	}
 	if k.header == "" {
-		k.header = DefaultAPIKeyHeader
+		k.header = http.CanonicalHeaderKey(DefaultAPIKeyHeader)
 	}
 	realm := cfg.Realm
 	if realm == "" {

@@ -125,7 +125,8 @@ type jwksServer struct {
 	keys         []map[string]any
 	cacheControl string
 	failing      atomic.Bool
-	hang         chan struct{} // when non-nil, JWKS requests block until closed
+	hang         chan struct{} // when non-nil, JWKS requests block until it is closed
+	entered      chan struct{} // when non-nil, receives one value per JWKS request (buffered)
 	jwksFetches  atomic.Int64
 	discoFetches atomic.Int64
 }
@@ -139,12 +140,15 @@ func newJWKSServer(t testing.TB, signers ...*testSigner) *jwksServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		js.jwksFetches.Add(1)
+		if js.entered != nil {
+			js.entered <- struct{}{}
+		}
 		if js.hang != nil {
 			select {
 			case <-js.hang:
 			case <-r.Context().Done():
+				return
 			}
-			return
 		}
 		if js.failing.Load() {
 			http.Error(w, "down", http.StatusInternalServerError)
@@ -200,3 +204,26 @@ func b64json(v any) string {
 	b, _ := json.Marshal(v)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// handlerTransport serves requests in memory with a handler (for
+// testing/synctest bubbles, where real sockets cannot be waited on).
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func jsonNum(s string) json.Number { return json.Number(s) }

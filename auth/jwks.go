@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // maxJWKSBytes caps a JWKS or discovery document.
@@ -83,13 +81,12 @@ type keySet struct {
 	opts         JWKSConfig
 	remote       bool
 
-	snap     atomic.Pointer[keySnapshot]
-	sf       singleflight.Group
-	inflight atomic.Bool
-	fetches  atomic.Int64 // completed fetch attempts, for tests and stats
+	snap    atomic.Pointer[keySnapshot]
+	fetches atomic.Int64 // completed fetch attempts, for tests and stats
 
 	mu sync.Mutex
 	// protects the fields below
+	flight      *flight
 	lastAttempt time.Time
 	lastErr     error
 	resolvedURL string
@@ -109,11 +106,11 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string) ([]*boundKey, err
 	snap := ks.snap.Load()
 	keys, known := snap.find(kid, alg)
 	if len(keys) > 0 {
-		if ks.remote && !ks.now().Before(snap.expires) && ks.allowRefresh() {
-			// Stale but usable: refresh without making this request wait.
-			// The fetch is bounded by FetchTimeout; Run normally refreshes
+		if ks.remote && !ks.now().Before(snap.expires) {
+			// Stale but usable: refresh without making this request wait
+			// (rate-limited like unknown kids). Run normally refreshes
 			// before this point.
-			ks.startRefresh(ctx)
+			ks.refresh(ctx, false)
 		}
 		return keys, nil
 	}
@@ -123,68 +120,79 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string) ([]*boundKey, err
 	if !ks.remote {
 		return nil, ErrUnknownKey
 	}
-	if ks.inflight.Load() || ks.allowRefresh() {
-		var err error
-		if snap, err = ks.waitRefresh(ctx); err == nil {
-			if keys, known = snap.find(kid, alg); len(keys) > 0 {
-				return keys, nil
-			}
-			if known {
-				return nil, fmt.Errorf("%w: kid bound to another algorithm", ErrInvalidToken)
-			}
+	if f := ks.refresh(ctx, false); f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: issuer %q: %w", ErrUnavailable, ks.issuer, ctx.Err())
 		}
+	}
+	// Whatever happened, a refresh that ended has stored its result.
+	snap = ks.snap.Load()
+	if keys, known = snap.find(kid, alg); len(keys) > 0 {
+		return keys, nil
+	}
+	if known {
+		return nil, fmt.Errorf("%w: kid bound to another algorithm", ErrInvalidToken)
 	}
 	ks.mu.Lock()
 	lastErr := ks.lastErr
 	ks.mu.Unlock()
-	if lastErr != nil || ks.snap.Load() == nil {
+	if lastErr != nil || snap == nil {
 		// The kid may well be valid: the identity provider is the one at fault.
 		return nil, fmt.Errorf("%w: issuer %q: %w", ErrUnavailable, ks.issuer, errSourceFailed)
 	}
 	return nil, ErrUnknownKey
 }
 
-// allowRefresh reports whether an on-demand refresh may start now, and
-// records the attempt. After a failure, retries come at most every 5s (or
-// UnknownKeyInterval if shorter).
-func (ks *keySet) allowRefresh() bool {
+// flight is one key-set fetch that concurrent callers share.
+type flight struct {
+	done chan struct{} // closed after snap/err are set and the set is stored
+	snap *keySnapshot
+	err  error
+}
+
+// refresh joins the fetch in flight, or starts one when force is set or
+// the last attempt is older than UnknownKeyInterval (5s after a failure, if
+// shorter); otherwise it returns nil. All refreshes of one issuer collapse
+// into one fetch. The fetch is bounded by FetchTimeout; it ends with ctx
+// only for Run (force).
+func (ks *keySet) refresh(ctx context.Context, force bool) *flight {
 	now := ks.now()
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
+	if f := ks.flight; f != nil {
+		ks.mu.Unlock()
+		return f
+	}
 	interval := ks.opts.UnknownKeyInterval
 	if ks.lastErr != nil {
 		interval = min(interval, 5*time.Second)
 	}
-	if !ks.lastAttempt.IsZero() && now.Sub(ks.lastAttempt) < interval {
-		return false
+	if !force && !ks.lastAttempt.IsZero() && now.Sub(ks.lastAttempt) < interval {
+		ks.mu.Unlock()
+		return nil
 	}
 	ks.lastAttempt = now
-	return true
-}
+	f := &flight{done: make(chan struct{})}
+	ks.flight = f
+	ks.mu.Unlock()
 
-func (ks *keySet) startRefresh(ctx context.Context) <-chan singleflight.Result {
-	ks.inflight.Store(true)
-	return ks.sf.DoChan("jwks", func() (any, error) {
-		defer ks.inflight.Store(false)
-		// Shared work runs under the set's own deadline, not the first
-		// caller's cancellation.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ks.opts.FetchTimeout)
-		defer cancel()
-		return ks.fetch(fctx)
-	})
-}
-
-// waitRefresh joins or starts a refresh and waits for it or ctx.
-func (ks *keySet) waitRefresh(ctx context.Context) (*keySnapshot, error) {
-	select {
-	case res := <-ks.startRefresh(ctx):
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*keySnapshot), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	base := ctx
+	if !force {
+		// A request's cancellation must not fail a fetch other requests
+		// share; Run's (force) does end it.
+		base = context.WithoutCancel(ctx)
 	}
+	fctx, cancel := context.WithTimeout(base, ks.opts.FetchTimeout)
+	go func() { // ends with the fetch, bounded by FetchTimeout
+		defer cancel()
+		f.snap, f.err = ks.fetch(fctx)
+		ks.mu.Lock()
+		ks.flight = nil
+		ks.mu.Unlock()
+		close(f.done)
+	}()
+	return f
 }
 
 // fetch downloads and installs the key set; on failure the previous set
@@ -301,10 +309,12 @@ func (ks *keySet) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
-		snap, err := ks.waitRefresh(ctx)
+		f := ks.refresh(ctx, true)
+		<-f.done // bounded by FetchTimeout; waiting leaves no fetch behind Run
 		if ctx.Err() != nil {
 			return
 		}
+		snap, err := f.snap, f.err
 		var wait time.Duration
 		if err != nil {
 			ks.mu.Lock()

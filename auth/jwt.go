@@ -504,8 +504,9 @@ func (j *JWT) StripCredentials(r *http.Request) {
 }
 
 // Run fetches every remote key set and refreshes each before its
-// Cache-Control lifetime ends (retrying failures with backoff) until ctx
-// ends, then returns nil. Call it at most once.
+// Cache-Control lifetime ends (retrying failures with backoff from 1s up to
+// MinRefresh) until ctx ends, then returns nil once any fetch in flight has
+// ended (at most FetchTimeout later). Call it at most once.
 func (j *JWT) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, ks := range j.remote {
