@@ -110,14 +110,17 @@ func (m *Maglev) Pick(r *http.Request, eps []Endpoint) (Endpoint, error) {
 		return m.rr.Pick(r, eps)
 	}
 	t := m.tab.Load()
-	switch t.match(eps) {
+	var gaps gapSet
+	switch t.match(eps, &gaps) {
 	case setSame:
-		return t.eps[t.lookup[h%uint64(len(t.lookup))]], nil
+		return t.pick(h, eps, &gaps), nil
 	case setSubset:
-		return t.probe(h, eps), nil
+		return t.probe(h, eps, &gaps), nil
 	}
 	t = m.build(eps)
-	return t.eps[t.lookup[h%uint64(len(t.lookup))]], nil
+	gaps = gapSet{}
+	t.match(eps, &gaps) // setSame, maybe in another order if built concurrently
+	return t.pick(h, eps, &gaps), nil
 }
 
 // hash returns the XXH64 hash of the request's key, and false when the key
@@ -143,7 +146,8 @@ func (m *Maglev) hash(r *http.Request) (uint64, bool) {
 func (m *Maglev) build(eps []Endpoint) *maglevTable {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if t := m.tab.Load(); t.match(eps) == setSame {
+	var g gapSet
+	if t := m.tab.Load(); t.match(eps, &g) == setSame {
 		return t
 	}
 	t := newMaglevTable(eps, m.size)
@@ -153,81 +157,151 @@ func (m *Maglev) build(eps []Endpoint) *maglevTable {
 
 // maglevTable is an immutable lookup table for one endpoint set.
 type maglevTable struct {
-	eps    []Endpoint // distinct addresses, sorted by Addr
-	lookup []uint32   // slot -> index in eps
-	// The set as it was given, to recognise it cheaply on the next pick.
+	// The set as it was given when the table was built.
 	order        []string
-	orderWeights []int64
+	orderWeights []int // raw Weight fields
+	// lookup maps a slot to the index in order of the endpoint owning it
+	// (the first one, for a repeated address), so that a pick from the same
+	// set in the same order costs one index.
+	lookup []uint32
 }
 
 type setMatch int
 
 const (
 	setOther  setMatch = iota // build a new table
-	setSame                   // the cached set
-	setSubset                 // at least half of the cached set, nothing else
+	setSame                   // the table's set
+	setSubset                 // at least half of the table's set, nothing else
 )
 
-// match compares eps with the table's set.
-func (t *maglevTable) match(eps []Endpoint) setMatch {
+// gapSet describes how eps lines up with the table's order: in order, with
+// the listed order indexes left out (the usual retry leaves one out), or,
+// when inOrder is false, in another order or with more gaps than fit.
+type gapSet struct {
+	idx      [4]int
+	n        int
+	disorder bool
+}
+
+func (g *gapSet) add(o int) {
+	if g.n == len(g.idx) {
+		g.disorder = true
+		return
+	}
+	g.idx[g.n] = o
+	g.n++
+}
+
+// epsIndex returns the index in eps of order index o, or -1 when o is a gap.
+func (g *gapSet) epsIndex(o int) int {
+	below := 0
+	for _, x := range g.idx[:g.n] {
+		if x == o {
+			return -1
+		}
+		if x < o {
+			below++
+		}
+	}
+	return o - below
+}
+
+// match compares eps with the table's set and records in g how they line up.
+func (t *maglevTable) match(eps []Endpoint, g *gapSet) setMatch {
 	if t == nil {
 		return setOther
 	}
-	if len(eps) == len(t.order) {
-		same := true
-		for i := range eps {
-			if eps[i].Addr != t.order[i] || weightOf(&eps[i]) != t.orderWeights[i] {
-				same = false
-				break
+	// The common cases in one O(n) walk: the same set in the same order, or
+	// the set in order with some endpoints left out.
+	i := 0
+	for j := range t.order {
+		if i < len(eps) && eps[i].Addr == t.order[j] {
+			if eps[i].Weight != t.orderWeights[j] && weightOf(&eps[i]) != weightOfInt(t.orderWeights[j]) {
+				return setOther
 			}
+			i++
+			continue
 		}
-		if same {
-			return setSame
-		}
+		g.add(j)
 	}
-	// Another order, or a subset: look each endpoint up.
-	if len(eps)*2 < len(t.eps) || len(eps) > len(t.eps) {
+	if i == len(eps) {
+		switch {
+		case len(eps) == len(t.order):
+			return setSame
+		case len(eps)*2 >= len(t.order):
+			return setSubset
+		}
+		return setOther
+	}
+	// Another order (DNS answers rotate), or new endpoints: look each
+	// endpoint up, O(n²) but only until the set settles or changes.
+	g.disorder = true
+	if len(eps) > len(t.order) || len(eps)*2 < len(t.order) {
 		return setOther
 	}
 	for i := range eps {
-		k, found := slices.BinarySearchFunc(t.eps, eps[i].Addr, func(e Endpoint, addr string) int {
-			return cmp.Compare(e.Addr, addr)
-		})
-		if !found || weightOf(&eps[i]) != t.weightAt(k) {
+		o := slices.Index(t.order, eps[i].Addr)
+		if o < 0 || weightOf(&eps[i]) != weightOfInt(t.orderWeights[o]) {
 			return setOther
 		}
 	}
-	if len(eps) == len(t.eps) {
-		return setSame // same distinct addresses, in another order
+	if len(eps) == len(t.order) {
+		return setSame // the same addresses, in another order
 	}
 	return setSubset
 }
 
-// weightAt returns the weight the table gave t.eps[k].
-func (t *maglevTable) weightAt(k int) int64 { return weightOf(&t.eps[k]) }
+func weightOfInt(w int) int64 { return weightOf(&Endpoint{Weight: w}) }
+
+// pick returns the endpoint owning the key's slot; eps holds every endpoint
+// of the table's set.
+func (t *maglevTable) pick(h uint64, eps []Endpoint, g *gapSet) Endpoint {
+	o := int(t.lookup[h%uint64(len(t.lookup))])
+	if !g.disorder {
+		return eps[o]
+	}
+	if k := indexAddr(eps, t.order[o]); k >= 0 {
+		return eps[k]
+	}
+	return eps[h%uint64(len(eps))] // unreachable: eps has the whole set
+}
 
 // maxProbes bounds the slots probe looks at: with at least half of the
-// endpoints present, 64 slots all owned by absent ones is improbable (the
-// slots of distinct endpoints interleave), and the fallback stays correct.
+// endpoints present, 64 slots in a row owned by absent ones is improbable
+// (the slots of distinct endpoints interleave), and the fallback stays
+// correct.
 const maxProbes = 64
 
 // probe returns the endpoint of eps (a subset of the table's set) owning the
 // first slot from the key's slot whose endpoint is present in eps.
-func (t *maglevTable) probe(h uint64, eps []Endpoint) Endpoint {
+func (t *maglevTable) probe(h uint64, eps []Endpoint, g *gapSet) Endpoint {
 	size := uint64(len(t.lookup))
 	s := h % size
 	for range maxProbes {
-		addr := t.eps[t.lookup[s]].Addr
-		for i := range eps {
-			if eps[i].Addr == addr {
-				return eps[i]
-			}
+		o := int(t.lookup[s])
+		k := -1
+		if g.disorder {
+			k = indexAddr(eps, t.order[o])
+		} else {
+			k = g.epsIndex(o)
+		}
+		if k >= 0 {
+			return eps[k]
 		}
 		if s++; s == size {
 			s = 0
 		}
 	}
 	return eps[h%uint64(len(eps))]
+}
+
+func indexAddr(eps []Endpoint, addr string) int {
+	for k := range eps {
+		if eps[k].Addr == addr {
+			return k
+		}
+	}
+	return -1
 }
 
 // newMaglevTable builds the lookup table for eps with Maglev's population
@@ -238,40 +312,39 @@ func (t *maglevTable) probe(h uint64, eps []Endpoint) Endpoint {
 func newMaglevTable(eps []Endpoint, size int) *maglevTable {
 	t := &maglevTable{
 		order:        make([]string, len(eps)),
-		orderWeights: make([]int64, len(eps)),
+		orderWeights: make([]int, len(eps)),
 	}
 	for i := range eps {
 		t.order[i] = eps[i].Addr
-		t.orderWeights[i] = weightOf(&eps[i])
+		t.orderWeights[i] = eps[i].Weight
 	}
 
-	// Distinct addresses in address order, so that the table does not depend
-	// on the order discovery lists them in. A repeated address keeps its
-	// first entry.
-	sorted := slices.Clone(eps)
-	slices.SortStableFunc(sorted, func(a, b Endpoint) int { return cmp.Compare(a.Addr, b.Addr) })
-	sorted = slices.CompactFunc(sorted, func(a, b Endpoint) bool { return a.Addr == b.Addr })
-	t.eps = slices.Clip(sorted)
-	n := len(t.eps)
+	// Fill in address order, so that the table does not depend on the order
+	// discovery lists the endpoints in. A repeated address counts once, with
+	// its first entry's weight.
+	type filler struct {
+		o         int // index in order
+		weight    int64
+		pos, skip uint64
+		target    int64
+	}
+	fill := make([]filler, len(eps))
+	for i := range eps {
+		fill[i] = filler{o: i, weight: weightOf(&eps[i])}
+	}
+	slices.SortStableFunc(fill, func(a, b filler) int { return cmp.Compare(eps[a.o].Addr, eps[b.o].Addr) })
+	fill = slices.CompactFunc(fill, func(a, b filler) bool { return eps[a.o].Addr == eps[b.o].Addr })
+	n := len(fill)
 	if n >= size {
 		size = nextPrime(100 * n)
 	}
-
-	type fill struct {
-		pos, skip uint64
-		weight    int64
-		target    int64
-	}
-	st := make([]fill, n)
+	usize := uint64(size)
 	var maxW int64
-	for i := range t.eps {
-		addr := t.eps[i].Addr
-		st[i] = fill{
-			pos:    xxh64(addr, 0) % uint64(size),
-			skip:   xxh64(addr, 1)%uint64(size-1) + 1,
-			weight: weightOf(&t.eps[i]),
-		}
-		maxW = max(maxW, st[i].weight)
+	for i := range fill {
+		addr := eps[fill[i].o].Addr
+		fill[i].pos = xxh64(addr, 0) % usize
+		fill[i].skip = xxh64(addr, 1)%(usize-1) + 1
+		maxW = max(maxW, fill[i].weight)
 	}
 
 	const empty = ^uint32(0)
@@ -279,23 +352,22 @@ func newMaglevTable(eps []Endpoint, size int) *maglevTable {
 	for i := range lookup {
 		lookup[i] = empty
 	}
-	usize := uint64(size)
 	filled := 0
 	for round := int64(0); filled < size; round++ {
-		for i := range st {
-			e := &st[i]
-			if round*e.weight < e.target {
+		for i := range fill {
+			f := &fill[i]
+			if round*f.weight < f.target {
 				continue
 			}
-			e.target += maxW
-			for lookup[e.pos] != empty {
-				if e.pos += e.skip; e.pos >= usize {
-					e.pos -= usize
+			f.target += maxW
+			for lookup[f.pos] != empty {
+				if f.pos += f.skip; f.pos >= usize {
+					f.pos -= usize
 				}
 			}
-			lookup[e.pos] = uint32(i)
-			if e.pos += e.skip; e.pos >= usize {
-				e.pos -= usize
+			lookup[f.pos] = uint32(f.o)
+			if f.pos += f.skip; f.pos >= usize {
+				f.pos -= usize
 			}
 			if filled++; filled == size {
 				break

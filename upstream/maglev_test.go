@@ -46,20 +46,21 @@ func TestMaglevSpread(t *testing.T) {
 		name    string
 		weights []int
 		size    int
+		keys    int // enough that ±10% is more than 5 standard deviations
 	}{
-		{"ten equal", make([]int, 10), 0},
-		{"three equal", []int{1, 1, 1}, 0},
-		{"weighted 1 2 3", []int{1, 2, 3}, 0},
-		{"weighted 10 1", []int{10, 1}, 0},
-		{"small prime table", make([]int, 10), 5003},
+		{"ten equal", make([]int, 10), 0, 100_000},
+		{"three equal", []int{1, 1, 1}, 0, 20_000},
+		{"weighted 1 2 3", []int{1, 2, 3}, 0, 20_000},
+		{"weighted 10 1", []int{10, 1}, 0, 30_000},
+		{"small prime table", make([]int, 10), 5003, 30_000},
 	}
-	const keys = 100_000
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			eps := lbEndpoints(len(tt.weights), tt.weights...)
 			m := newKeyMaglev(tt.size)
 			counts := make(map[string]int)
+			keys := tt.keys
 			for _, a := range lbAssign(t, m, eps, keys) {
 				counts[a]++
 			}
@@ -73,13 +74,13 @@ func TestMaglevSpread(t *testing.T) {
 			}
 			// The table itself is within 1% of the weights.
 			tab := m.tab.Load()
-			slots := make([]int, len(tab.eps))
-			for _, k := range tab.lookup {
-				slots[k]++
+			slots := make([]int, len(eps))
+			for _, o := range tab.lookup {
+				slots[o]++
 			}
-			for k := range tab.eps {
-				want := float64(len(tab.lookup)) * float64(weightOf(&tab.eps[k])) / float64(total)
-				assert.InEpsilon(t, want, float64(slots[k]), 0.01, tab.eps[k].Addr)
+			for i := range eps {
+				want := float64(len(tab.lookup)) * float64(weightOf(&eps[i])) / float64(total)
+				assert.InEpsilon(t, want, float64(slots[i]), 0.01, eps[i].Addr)
 			}
 		})
 	}
@@ -105,7 +106,7 @@ func TestMaglevDeterministic(t *testing.T) {
 
 func TestMaglevMinimalDisruption(t *testing.T) {
 	t.Parallel()
-	const keys = 50_000
+	const keys = 20_000
 	eps := lbEndpoints(10)
 	before := lbAssign(t, newKeyMaglev(0), eps, keys)
 	moved := func(after []string) float64 {
@@ -152,6 +153,44 @@ func TestMaglevMinimalDisruption(t *testing.T) {
 	})
 }
 
+func TestMaglevSubsetPaths(t *testing.T) {
+	t.Parallel()
+	eps := lbEndpoints(12)
+	tests := []struct {
+		name string
+		drop []int
+	}{
+		{"one gap", []int{5}},
+		{"first and last", []int{0, 11}},
+		{"four gaps", []int{1, 3, 5, 7}},
+		{"six gaps, more than tracked", []int{0, 2, 4, 6, 8, 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := newKeyMaglev(0)
+			full := lbAssign(t, m, eps, 3000)
+			var subset []Endpoint
+			for i, ep := range eps {
+				if !slices.Contains(tt.drop, i) {
+					subset = append(subset, ep)
+				}
+			}
+			inOrder := lbAssign(t, m, subset, 3000)
+			shuffled := slices.Clone(subset)
+			rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			assert.Equal(t, inOrder, lbAssign(t, m, shuffled, 3000), "order of the subset must not matter")
+			for i := range full {
+				dropped := slices.ContainsFunc(tt.drop, func(d int) bool { return eps[d].Addr == full[i] })
+				if !dropped {
+					require.Equal(t, full[i], inOrder[i], "key %d of a present endpoint moved", i)
+				}
+				require.True(t, slices.ContainsFunc(subset, func(e Endpoint) bool { return e.Addr == inOrder[i] }))
+			}
+		})
+	}
+}
+
 func TestMaglevSetChanges(t *testing.T) {
 	t.Parallel()
 	m := newKeyMaglev(0)
@@ -192,7 +231,12 @@ func TestMaglevSetChanges(t *testing.T) {
 	_, err = m.Pick(r, dup)
 	require.NoError(t, err)
 	tab = m.tab.Load()
-	assert.Len(t, tab.eps, 6)
+	owners := make(map[uint32]bool)
+	for _, o := range tab.lookup {
+		owners[o] = true
+	}
+	assert.Len(t, owners, 6, "a repeated address owns slots once")
+	assert.False(t, owners[6], "slots go to the first entry of a repeated address")
 	_, err = m.Pick(r, dup)
 	require.NoError(t, err)
 	assert.Same(t, tab, m.tab.Load())
