@@ -55,11 +55,10 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.eof = true
-		b.finish(b.reuse && b.state.Load() == bodyReading)
+		b.finish(b.reuse)
 		return n, io.EOF
 	}
-	closing := b.state.Load() == bodyClosing
-	b.finish(false)
+	closing := !b.finish(false)
 	switch {
 	case closing:
 		err = ErrBodyClosed
@@ -72,10 +71,18 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 // finish releases or closes the connection; it runs once, by the goroutine
-// that owns the reading side.
-func (b *body) finish(reuse bool) {
-	b.state.Store(bodyDone)
+// that owns the reading side (state bodyReading or bodyClosing). The
+// connection is reused only if Close did not claim it concurrently: Close
+// then interrupts the connection, which must not be back in the pool. It
+// reports whether Close had not been called.
+func (b *body) finish(reuse bool) bool {
+	open := b.state.CompareAndSwap(bodyReading, bodyDone)
+	if !open {
+		b.state.Store(bodyDone)
+		reuse = false
+	}
 	b.c.release(b.pc, b.stop, reuse)
+	return open
 }
 
 // Close ends the body. After a complete read it does nothing (the

@@ -228,8 +228,8 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 			if gerr != nil {
 				return nil, fmt.Errorf("h1: rewind request body: %w (after %w)", gerr, err)
 			}
-			if nb == http.NoBody {
-				nb = nil
+			if nb == nil {
+				nb = http.NoBody // framed as before: an empty body
 			}
 			body = nb
 		}

@@ -2,7 +2,9 @@ package h1
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"time"
@@ -53,4 +55,14 @@ func (pc *conn) Read(p []byte) (int, error) {
 		pc.limit -= int64(n)
 	}
 	return n, err
+}
+
+// setReadDeadline sets the read deadline, then reports the context's error
+// if it has ended: the context's interrupt sets a past deadline, which this
+// call may just have overwritten.
+func (pc *conn) setReadDeadline(ctx context.Context, t time.Time) error {
+	if err := pc.nc.SetReadDeadline(t); err != nil {
+		return fmt.Errorf("h1: %w", err)
+	}
+	return ctx.Err() // mapped by the caller
 }

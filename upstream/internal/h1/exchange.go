@@ -110,8 +110,8 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 	if resp == nil {
 		timed := c.cfg.ResponseHeaderTimeout > 0
 		if timed {
-			if err := pc.nc.SetReadDeadline(c.timeNow().Add(c.cfg.ResponseHeaderTimeout)); err != nil {
-				return fail(fmt.Errorf("h1: %w", err))
+			if err := pc.setReadDeadline(ctx, c.timeNow().Add(c.cfg.ResponseHeaderTimeout)); err != nil {
+				return fail(err)
 			}
 		}
 		var rerr error
@@ -125,8 +125,8 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 		if timed {
 			// Clearing the deadline could undo an interrupt from ctx;
 			// finishHead checks ctx after this.
-			if err := pc.nc.SetReadDeadline(time.Time{}); err != nil {
-				return fail(fmt.Errorf("h1: %w", err))
+			if err := pc.setReadDeadline(ctx, time.Time{}); err != nil {
+				return fail(err)
 			}
 		}
 	}
@@ -220,15 +220,12 @@ func (c *Client) readResponse(pc *conn, req *http.Request, trace *httptrace.Clie
 // to "Expect: 100-continue". It returns (nil, nil) to send the body (100
 // Continue or timeout) or the final response that makes the body moot.
 func (c *Client) awaitContinue(ctx context.Context, pc *conn, req *http.Request, trace *httptrace.ClientTrace) (*http.Response, error) {
-	if err := pc.nc.SetReadDeadline(c.timeNow().Add(c.cfg.ExpectContinueTimeout)); err != nil {
-		return nil, fmt.Errorf("h1: %w", err)
+	if err := pc.setReadDeadline(ctx, c.timeNow().Add(c.cfg.ExpectContinueTimeout)); err != nil {
+		return nil, err
 	}
 	_, perr := pc.br.Peek(1)
-	if err := pc.nc.SetReadDeadline(time.Time{}); err != nil {
-		return nil, fmt.Errorf("h1: %w", err)
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err() // mapped by the caller
+	if err := pc.setReadDeadline(ctx, time.Time{}); err != nil {
+		return nil, err
 	}
 	if perr != nil {
 		if errors.Is(perr, os.ErrDeadlineExceeded) {
@@ -252,14 +249,14 @@ func (c *Client) awaitContinue(ctx context.Context, pc *conn, req *http.Request,
 // readEarly tries, after a failed write, to read a response the upstream
 // sent before closing. It returns nil if there is none.
 func (c *Client) readEarly(ctx context.Context, pc *conn, req *http.Request, trace *httptrace.ClientTrace) *http.Response {
-	if err := pc.nc.SetReadDeadline(c.timeNow().Add(earlyResponseWait)); err != nil {
+	if err := pc.setReadDeadline(ctx, c.timeNow().Add(earlyResponseWait)); err != nil {
 		return nil
 	}
 	resp, err := c.readResponse(pc, req, trace, false)
-	if err != nil || ctx.Err() != nil {
+	if err != nil {
 		return nil
 	}
-	if err := pc.nc.SetReadDeadline(time.Time{}); err != nil || ctx.Err() != nil {
+	if err := pc.setReadDeadline(ctx, time.Time{}); err != nil {
 		return nil
 	}
 	return resp

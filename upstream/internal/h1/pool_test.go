@@ -186,7 +186,7 @@ func TestRunSweepsIdleConns(t *testing.T) {
 		time.Sleep(5 * time.Second) // fake time: first sweep, nothing expired yet
 		synctest.Wait()
 		get(t, c, "http://b:80/") // b stays fresh
-		time.Sleep(5 * time.Second + time.Millisecond)
+		time.Sleep(5*time.Second + time.Millisecond)
 		synctest.Wait()
 		assert.Equal(t, map[string]HostStats{"b:80": {Open: 1, Idle: 1}}, c.Stats(), "a expired and forgotten")
 
