@@ -11,8 +11,8 @@ import (
 // beyond the request's own path and the route table), so [Router.Match]
 // returns it without allocating.
 //
-// Values are kept in their escaped form, as they appear in
-// [net/url.URL.EscapedPath], and are unescaped on access the way
+// Values are kept in their escaped form, as they appear in the request's
+// path, and are unescaped on access the way
 // [net/http.ServeMux] unescapes path values: a %2F inside a segment becomes
 // "/" in the value but never separated segments while matching. Accessors
 // allocate only for values that contain a percent-escape.
@@ -35,7 +35,9 @@ func (p *Params) Name(i int) string { return p.names[:p.n][i] }
 // out of range, like a slice index.
 func (p *Params) Value(i int) string { return unescapeOrRaw(p.vals[:p.n][i]) }
 
-// RawValue returns the i'th value as it appears in the escaped path.
+// RawValue returns the i'th value before unescaping: as it appears in
+// r.URL.EscapedPath(), except that bytes the request's path did not need to
+// escape (a space in a URL built by hand) may appear decoded.
 func (p *Params) RawValue(i int) string { return p.vals[:p.n][i] }
 
 // Get returns the unescaped value of the wildcard called name and whether

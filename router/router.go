@@ -192,53 +192,26 @@ func (rt *Router) lookup(r *http.Request, p *Params) *entry {
 	return nil
 }
 
+// requestPath returns the path to match: r.URL.EscapedPath(), or r.URL.Path
+// when that is equivalent for matching and cheaper. Path (the decoded form)
+// is used when RawPath is empty and Path holds no '%': segment-wise
+// unescaping then gives the same literals and values as the escaped form,
+// because a decoded path only differs from its escaping by bytes that decode
+// back to themselves and never by a '/'. EscapedPath would allocate to
+// re-escape such a path.
 func requestPath(r *http.Request) string {
 	if r.URL == nil {
 		return ""
 	}
-	if r.URL.RawPath == "" {
-		// EscapedPath would re-escape Path, allocating when it holds
-		// bytes that need escaping. Path alone is exact when it has no
-		// such bytes, which is the common case for server requests.
-		if p := r.URL.Path; !needsEscape(p) {
-			if p == "" {
-				return "/"
-			}
-			return p
-		}
+	p := r.URL.Path
+	if r.URL.RawPath != "" || strings.IndexByte(p, '%') >= 0 {
+		p = r.URL.EscapedPath()
 	}
-	p := r.URL.EscapedPath()
 	if p == "" {
 		return "/"
 	}
 	return p
 }
-
-// needsEscape reports whether EscapedPath would change p (conservatively).
-func needsEscape(p string) bool {
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c >= 0x80 || !pathSafe[c] {
-			return true
-		}
-	}
-	return false
-}
-
-// pathSafe marks the bytes url.URL.EscapedPath leaves as they are.
-var pathSafe = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "-_.~/!$&'()*+,;=:@" {
-		t[c] = true
-	}
-	return t
-}()
 
 // hostTree returns the trie for the request's host, or nil.
 func (rt *Router) hostTree(host string) *node {

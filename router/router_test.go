@@ -69,7 +69,7 @@ func TestMatchPatterns(t *testing.T) {
 	))
 	tests := []struct {
 		name, target, want string
-		params            map[string]string
+		params             map[string]string
 	}{
 		{name: "root exact", target: "/", want: "/{$}"},
 		{name: "root prefix catches all", target: "/nothing/here", want: "/"},
