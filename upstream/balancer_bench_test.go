@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 )
@@ -110,6 +111,33 @@ func BenchmarkMaglev(b *testing.B) {
 			})
 		}
 	})
+}
+
+// BenchmarkMaglevReordered measures picks from the cached set given in
+// another order: rotated (DNS round robin) or shuffled.
+func BenchmarkMaglevReordered(b *testing.B) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-User", "user-4711")
+	for _, n := range lbBenchSizes {
+		eps := lbEndpoints(n)
+		m := NewMaglev(MaglevConfig{Key: HashByHeader("X-User")})
+		if _, err := m.Pick(r, eps); err != nil {
+			b.Fatal(err)
+		}
+		rotated := append(slices.Clone(eps[1:]), eps[0])
+		reversed := slices.Clone(eps)
+		slices.Reverse(reversed)
+		for name, set := range map[string][]Endpoint{"rotated": rotated, "reversed": reversed} {
+			b.Run(fmt.Sprintf("%s/n=%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := m.Pick(r, set); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
 
 // BenchmarkMaglevBuild measures building the lookup table (on set changes).

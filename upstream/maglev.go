@@ -55,8 +55,8 @@ const DefaultMaglevTableSize = 65537
 // endpoints filtered out as unhealthy), is served from the cached table: a
 // key owned by a missing endpoint takes the next table slot whose endpoint
 // is present, so only the missing endpoints' keys move, and they move back
-// when those endpoints return. Any other change builds a new table (about a
-// millisecond for the default size) while concurrent picks wait.
+// when those endpoints return. Any other change builds a new table (a few
+// milliseconds for the default size) while concurrent picks wait.
 //
 // A Maglev must be created with [NewMaglev]. It is safe for simultaneous use
 // by multiple goroutines. Pick does not allocate, except when it builds a
@@ -110,17 +110,17 @@ func (m *Maglev) Pick(r *http.Request, eps []Endpoint) (Endpoint, error) {
 		return m.rr.Pick(r, eps)
 	}
 	t := m.tab.Load()
-	var gaps gapSet
-	switch t.match(eps, &gaps) {
+	var v setView
+	switch t.match(eps, &v) {
 	case setSame:
-		return t.pick(h, eps, &gaps), nil
+		return t.pick(h, eps, &v), nil
 	case setSubset:
-		return t.probe(h, eps, &gaps), nil
+		return t.probe(h, eps, &v), nil
 	}
 	t = m.build(eps)
-	gaps = gapSet{}
-	t.match(eps, &gaps) // setSame, maybe in another order if built concurrently
-	return t.pick(h, eps, &gaps), nil
+	v = setView{}
+	t.match(eps, &v) // setSame, maybe in another order if built concurrently
+	return t.pick(h, eps, &v), nil
 }
 
 // hash returns the XXH64 hash of the request's key, and false when the key
@@ -146,8 +146,8 @@ func (m *Maglev) hash(r *http.Request) (uint64, bool) {
 func (m *Maglev) build(eps []Endpoint) *maglevTable {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var g gapSet
-	if t := m.tab.Load(); t.match(eps, &g) == setSame {
+	var v setView
+	if t := m.tab.Load(); t.match(eps, &v) == setSame {
 		return t
 	}
 	t := newMaglevTable(eps, m.size)
@@ -160,6 +160,9 @@ type maglevTable struct {
 	// The set as it was given when the table was built.
 	order        []string
 	orderWeights []int // raw Weight fields
+	// byAddr holds the indexes of order sorted by address, to look
+	// endpoints up when a set comes in another order.
+	byAddr []int32
 	// lookup maps a slot to the index in order of the endpoint owning it
 	// (the first one, for a repeated address), so that a pick from the same
 	// set in the same order costs one index.
@@ -174,28 +177,40 @@ const (
 	setSubset                 // at least half of the table's set, nothing else
 )
 
-// gapSet describes how eps lines up with the table's order: in order, with
-// the listed order indexes left out (the usual retry leaves one out), or,
-// when inOrder is false, in another order or with more gaps than fit.
-type gapSet struct {
-	idx      [4]int
-	n        int
-	disorder bool
+// setView describes how eps lines up with the table's order, so that pick
+// and probe find the index in eps of an order index:
+//   - in order, with the order indexes in gaps left out (none for the same
+//     set; a retry leaves one out): O(1);
+//   - rotated by rot (DNS servers rotate their answers): O(1);
+//   - otherwise (another order, or more gaps than fit): a scan of eps.
+type setView struct {
+	gaps    [4]int
+	n       int
+	rot     int
+	rotated bool
+	scan    bool
 }
 
-func (g *gapSet) add(o int) {
-	if g.n == len(g.idx) {
-		g.disorder = true
+func (v *setView) addGap(o int) {
+	if v.n == len(v.gaps) {
+		v.scan = true
 		return
 	}
-	g.idx[g.n] = o
-	g.n++
+	v.gaps[v.n] = o
+	v.n++
 }
 
-// epsIndex returns the index in eps of order index o, or -1 when o is a gap.
-func (g *gapSet) epsIndex(o int) int {
+// epsIndex returns the index in eps of order index o, or -1 when o is not
+// in eps.
+func (t *maglevTable) epsIndex(o int, eps []Endpoint, v *setView) int {
+	switch {
+	case v.scan:
+		return indexAddr(eps, t.order[o])
+	case v.rotated:
+		return (o - v.rot + len(eps)) % len(eps)
+	}
 	below := 0
-	for _, x := range g.idx[:g.n] {
+	for _, x := range v.gaps[:v.n] {
 		if x == o {
 			return -1
 		}
@@ -206,8 +221,9 @@ func (g *gapSet) epsIndex(o int) int {
 	return o - below
 }
 
-// match compares eps with the table's set and records in g how they line up.
-func (t *maglevTable) match(eps []Endpoint, g *gapSet) setMatch {
+// match compares eps with the table's set and records in v how they line
+// up.
+func (t *maglevTable) match(eps []Endpoint, v *setView) setMatch {
 	if t == nil {
 		return setOther
 	}
@@ -216,13 +232,13 @@ func (t *maglevTable) match(eps []Endpoint, g *gapSet) setMatch {
 	i := 0
 	for j := range t.order {
 		if i < len(eps) && eps[i].Addr == t.order[j] {
-			if eps[i].Weight != t.orderWeights[j] && weightOf(&eps[i]) != weightOfInt(t.orderWeights[j]) {
+			if !t.sameWeight(j, &eps[i]) {
 				return setOther
 			}
 			i++
 			continue
 		}
-		g.add(j)
+		v.addGap(j)
 	}
 	if i == len(eps) {
 		switch {
@@ -233,34 +249,69 @@ func (t *maglevTable) match(eps []Endpoint, g *gapSet) setMatch {
 		}
 		return setOther
 	}
-	// Another order (DNS answers rotate), or new endpoints: look each
-	// endpoint up, O(n²) but only until the set settles or changes.
-	g.disorder = true
+	*v = setView{}
 	if len(eps) > len(t.order) || len(eps)*2 < len(t.order) {
 		return setOther
 	}
+	if len(eps) == len(t.order) && t.rotatedBy(eps, v) {
+		return setSame
+	}
+	// Another order: look each endpoint up, O(n log n).
+	v.scan = true
 	for i := range eps {
-		o := slices.Index(t.order, eps[i].Addr)
-		if o < 0 || weightOf(&eps[i]) != weightOfInt(t.orderWeights[o]) {
+		o := t.find(eps[i].Addr)
+		if o < 0 || !t.sameWeight(o, &eps[i]) {
 			return setOther
 		}
 	}
 	if len(eps) == len(t.order) {
-		return setSame // the same addresses, in another order
+		return setSame // assumes no address is repeated in eps
 	}
 	return setSubset
 }
 
-func weightOfInt(w int) int64 { return weightOf(&Endpoint{Weight: w}) }
+// rotatedBy reports whether eps is the table's order rotated, and records
+// the rotation in v.
+func (t *maglevTable) rotatedBy(eps []Endpoint, v *setView) bool {
+	n := len(t.order)
+	rot := slices.Index(t.order, eps[0].Addr)
+	if rot < 0 {
+		return false
+	}
+	for i := range eps {
+		o := rot + i
+		if o >= n {
+			o -= n
+		}
+		if eps[i].Addr != t.order[o] || !t.sameWeight(o, &eps[i]) {
+			return false
+		}
+	}
+	v.rotated, v.rot = true, rot
+	return true
+}
+
+// find returns the order index of addr, or -1.
+func (t *maglevTable) find(addr string) int {
+	k, found := slices.BinarySearchFunc(t.byAddr, addr, func(o int32, addr string) int {
+		return cmp.Compare(t.order[o], addr)
+	})
+	if !found {
+		return -1
+	}
+	return int(t.byAddr[k])
+}
+
+func (t *maglevTable) sameWeight(o int, ep *Endpoint) bool {
+	w := t.orderWeights[o]
+	return ep.Weight == w || weightOf(ep) == weightOf(&Endpoint{Weight: w})
+}
 
 // pick returns the endpoint owning the key's slot; eps holds every endpoint
 // of the table's set.
-func (t *maglevTable) pick(h uint64, eps []Endpoint, g *gapSet) Endpoint {
+func (t *maglevTable) pick(h uint64, eps []Endpoint, v *setView) Endpoint {
 	o := int(t.lookup[h%uint64(len(t.lookup))])
-	if !g.disorder {
-		return eps[o]
-	}
-	if k := indexAddr(eps, t.order[o]); k >= 0 {
+	if k := t.epsIndex(o, eps, v); k >= 0 {
 		return eps[k]
 	}
 	return eps[h%uint64(len(eps))] // unreachable: eps has the whole set
@@ -274,18 +325,11 @@ const maxProbes = 64
 
 // probe returns the endpoint of eps (a subset of the table's set) owning the
 // first slot from the key's slot whose endpoint is present in eps.
-func (t *maglevTable) probe(h uint64, eps []Endpoint, g *gapSet) Endpoint {
+func (t *maglevTable) probe(h uint64, eps []Endpoint, v *setView) Endpoint {
 	size := uint64(len(t.lookup))
 	s := h % size
 	for range maxProbes {
-		o := int(t.lookup[s])
-		k := -1
-		if g.disorder {
-			k = indexAddr(eps, t.order[o])
-		} else {
-			k = g.epsIndex(o)
-		}
-		if k >= 0 {
+		if k := t.epsIndex(int(t.lookup[s]), eps, v); k >= 0 {
 			return eps[k]
 		}
 		if s++; s == size {
@@ -318,6 +362,11 @@ func newMaglevTable(eps []Endpoint, size int) *maglevTable {
 		t.order[i] = eps[i].Addr
 		t.orderWeights[i] = eps[i].Weight
 	}
+	t.byAddr = make([]int32, len(eps))
+	for i := range t.byAddr {
+		t.byAddr[i] = int32(i)
+	}
+	slices.SortStableFunc(t.byAddr, func(a, b int32) int { return cmp.Compare(t.order[a], t.order[b]) })
 
 	// Fill in address order, so that the table does not depend on the order
 	// discovery lists the endpoints in. A repeated address counts once, with

@@ -153,6 +153,38 @@ func TestMaglevMinimalDisruption(t *testing.T) {
 	})
 }
 
+func TestMaglevReorderedSets(t *testing.T) {
+	t.Parallel()
+	eps := lbEndpoints(9, 1, 2, 3)
+	m := newKeyMaglev(0)
+	want := lbAssign(t, m, eps, 3000)
+	tab := m.tab.Load()
+	tests := []struct {
+		name    string
+		eps     []Endpoint
+		rotated bool
+	}{
+		{"rotated", append(slices.Clone(eps[4:]), eps[:4]...), true},
+		{"rotated by one", append(slices.Clone(eps[8:]), eps[:8]...), true},
+		{"reversed", func() []Endpoint { r := slices.Clone(eps); slices.Reverse(r); return r }(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v setView
+			require.Equal(t, setSame, tab.match(tt.eps, &v))
+			assert.Equal(t, tt.rotated, v.rotated)
+			assert.Equal(t, !tt.rotated, v.scan)
+			assert.Equal(t, want, lbAssign(t, m, tt.eps, 3000))
+			assert.Same(t, tab, m.tab.Load(), "a reordered set must not rebuild")
+		})
+	}
+	// A reordered set with another weight is a new set.
+	changed := append(slices.Clone(eps[4:]), eps[:4]...)
+	changed[0].Weight = 7
+	var v setView
+	assert.Equal(t, setOther, tab.match(changed, &v))
+}
+
 func TestMaglevSubsetPaths(t *testing.T) {
 	t.Parallel()
 	eps := lbEndpoints(12)
