@@ -205,3 +205,44 @@ func TestUpstreamResponseHeaderTimeoutIsPerAttempt(t *testing.T) {
 		assert.Equal(t, "second", string(rest))
 	})
 }
+
+func TestClientDisconnectMidStream(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		upstreamGone := make(chan struct{})
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			for {
+				if _, err := io.WriteString(w, "data: tick\n\n"); err != nil {
+					break
+				}
+				if rc.Flush() != nil {
+					break
+				}
+				select {
+				case <-r.Context().Done():
+				case <-time.After(time.Millisecond): // the stream's own pace
+					continue
+				}
+				break
+			}
+			close(upstreamGone)
+		})
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		handled := make(chan struct{})
+		front, client := frontend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(handled)
+			u.ServeHTTP(w, r)
+		}))
+		res, err := client.Get(front.URL)
+		require.NoError(t, err)
+		line, err := bufio.NewReader(res.Body).ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, "data: tick\n", line)
+		require.NoError(t, res.Body.Close()) // the client goes away mid-stream
+		<-upstreamGone                       // the upstream request ended
+		<-handled                            // and the proxy returned
+		assert.Equal(t, int64(1), u.Stats().ClientGone)
+	})
+}

@@ -56,6 +56,41 @@ func (c *call) got1xx(code int, header textproto.MIMEHeader) error {
 	return nil
 }
 
+// callPool recycles call states on the fast HTTP/1.1 path only: that client
+// is synchronous, so once RoundTrip has returned and the response body is
+// closed nothing refers to the state any more. http.Transport and HTTP/2
+// may still touch the request (body writer, late 1xx) after RoundTrip
+// returns, so their calls are never pooled.
+var callPool = sync.Pool{New: func() any {
+	c := new(call)
+	c.trace.Got1xxResponse = c.got1xx // bound once per pooled state
+	return c
+}}
+
+func (u *Upstream) newCall(w http.ResponseWriter) *call {
+	if !u.poolCalls {
+		c := &call{w: w}
+		c.trace.Got1xxResponse = c.got1xx
+		return c
+	}
+	c := callPool.Get().(*call)
+	c.w = w
+	return c
+}
+
+func (u *Upstream) releaseCall(c *call) {
+	if !u.poolCalls {
+		return
+	}
+	c.w = nil
+	c.url = url.URL{}
+	c.body.rc = nil
+	c.body.n.Store(0)
+	c.body.closed.Store(false)
+	c.done = false
+	callPool.Put(c)
+}
+
 func (c *call) roundTripDone() {
 	c.mu.Lock()
 	c.done = true
@@ -79,13 +114,13 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := &call{w: w}
+	c := u.newCall(w)
+	defer u.releaseCall(c)
 	c.url = *r.URL
 	c.url.Scheme = "http"
 	if u.https {
 		c.url.Scheme = "https"
 	}
-	c.trace.Got1xxResponse = c.got1xx
 
 	out := r.WithContext(httptrace.WithClientTrace(ctx, &c.trace))
 	out.URL = &c.url

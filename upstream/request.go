@@ -315,29 +315,29 @@ func joinList(prior []string, last string) string {
 // for=<ip>;host=<host>;proto=<proto>, quoting IPv6 addresses (in brackets)
 // and hosts that are not tokens.
 func forwardedElement(ip, host, proto string) string {
-	n := len("for=;host=;proto=") + len(ip) + len(host) + len(proto) + 8
-	b := make([]byte, 0, n)
-	b = append(b, "for="...)
+	var b strings.Builder
+	b.Grow(len("for=\"[]\";host=\"\";proto=") + len(ip) + len(host) + 2*strings.Count(host, `"`) + len(proto))
+	b.WriteString("for=")
 	switch {
 	case ip == "":
-		b = append(b, "unknown"...)
+		b.WriteString("unknown")
 	case strings.IndexByte(ip, ':') >= 0:
-		b = append(b, `"[`...)
-		b = append(b, ip...)
-		b = append(b, `]"`...)
+		b.WriteString(`"[`)
+		b.WriteString(ip)
+		b.WriteString(`]"`)
 	default:
-		b = append(b, ip...)
+		b.WriteString(ip)
 	}
 	if host != "" {
-		b = append(b, ";host="...)
-		b = appendTokenOrQuoted(b, host)
+		b.WriteString(";host=")
+		writeTokenOrQuoted(&b, host)
 	}
-	b = append(b, ";proto="...)
-	b = append(b, proto...)
-	return string(b)
+	b.WriteString(";proto=")
+	b.WriteString(proto)
+	return b.String()
 }
 
-func appendTokenOrQuoted(b []byte, s string) []byte {
+func writeTokenOrQuoted(b *strings.Builder, s string) {
 	token := true
 	for i := 0; i < len(s); i++ {
 		if !isTchar(s[i]) {
@@ -346,16 +346,17 @@ func appendTokenOrQuoted(b []byte, s string) []byte {
 		}
 	}
 	if token {
-		return append(b, s...)
+		b.WriteString(s)
+		return
 	}
-	b = append(b, '"')
+	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {
 		if s[i] == '"' || s[i] == '\\' {
-			b = append(b, '\\')
+			b.WriteByte('\\')
 		}
-		b = append(b, s[i])
+		b.WriteByte(s[i])
 	}
-	return append(b, '"')
+	b.WriteByte('"')
 }
 
 // isTchar reports whether c is an RFC 9110 token character.

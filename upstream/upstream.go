@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaykit/gateway/upstream/internal/h1"
 )
 
 // Defaults applied by [New] to zero [Config] fields.
@@ -168,18 +170,20 @@ type Config struct {
 // An Upstream is safe for simultaneous use by multiple goroutines. Its
 // endpoint set is an immutable snapshot swapped atomically by Run.
 type Upstream struct {
-	cfg    Config
-	name   string
-	rt     http.RoundTripper
-	ownRT  bool // rt was built by New; CloseIdleConnections reaches it
-	bal    Balancer
-	obs    Observer
-	log    *slog.Logger
-	errh   func(http.ResponseWriter, *http.Request, error)
-	https  bool
-	eps    atomic.Pointer[[]Endpoint]
-	stats  counters
-	retryS []int
+	cfg  Config
+	name string
+	rt   http.RoundTripper
+	// poolCalls: rt is the synchronous h1 client, so per-request state
+	// can be recycled (see callPool).
+	poolCalls bool
+	bal       Balancer
+	obs       Observer
+	log       *slog.Logger
+	errh      func(http.ResponseWriter, *http.Request, error)
+	https     bool
+	eps       atomic.Pointer[[]Endpoint]
+	stats     counters
+	retryS    []int
 }
 
 var _ http.Handler = (*Upstream)(nil)
@@ -219,7 +223,7 @@ func New(cfg Config) *Upstream {
 		u.rt = cfg.Transport
 	} else {
 		u.rt = newTransport(&cfg)
-		u.ownRT = true
+		_, u.poolCalls = u.rt.(*h1.Client)
 	}
 	if s, ok := cfg.Discovery.(Snapshotter); ok {
 		u.setEndpoints(s.Snapshot())
