@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -87,7 +88,7 @@ func NewAPIKeys(cfg APIKeyConfig) (*APIKeys, error) {
 	if realm == "" {
 		realm = "gateway"
 	}
-	k.challenge = "APIKey realm=" + quote(realm) + ", header=" + quote(k.header)
+	k.challenge = "APIKey realm=" + quote(realm) + ", header=" + quote(cmp.Or(cfg.Header, DefaultAPIKeyHeader))
 	ids := map[string]*Identity{} // one shared Identity per consumer
 	for i, ak := range cfg.Keys {
 		if ak.Consumer.ID == "" {

@@ -189,15 +189,19 @@ func (g *Guard) outbound(r *http.Request, id *Identity) *http.Request {
 	out.Header = h
 	if g.setHeaders {
 		hv := id.headerValues()
-		h[g.hdr.ConsumerID] = []string{id.ConsumerID}
+		// One backing array for the four values; each header gets a
+		// full-capacity slice of it, so an append elsewhere reallocates.
+		vals := [...]string{id.ConsumerID, id.Username, hv.groups, hv.scope}
+		buf := vals[:]
+		h[g.hdr.ConsumerID] = buf[0:1:1]
 		if id.Username != "" {
-			h[g.hdr.Username] = []string{id.Username}
+			h[g.hdr.Username] = buf[1:2:2]
 		}
 		if hv.groups != "" {
-			h[g.hdr.Groups] = []string{hv.groups}
+			h[g.hdr.Groups] = buf[2:3:3]
 		}
 		if hv.scope != "" {
-			h[g.hdr.Scope] = []string{hv.scope}
+			h[g.hdr.Scope] = buf[3:4:4]
 		}
 	}
 	for k, v := range id.UpstreamHeaders {
