@@ -192,26 +192,58 @@ func (rt *Router) lookup(r *http.Request, p *Params) *entry {
 	return nil
 }
 
-// requestPath returns the path to match: r.URL.EscapedPath(), or r.URL.Path
-// when that is equivalent for matching and cheaper. Path (the decoded form)
-// is used when RawPath is empty and Path holds no '%': segment-wise
-// unescaping then gives the same literals and values as the escaped form,
-// because a decoded path only differs from its escaping by bytes that decode
-// back to themselves and never by a '/'. EscapedPath would allocate to
-// re-escape such a path.
+// requestPath returns the path to match: what r.URL.EscapedPath() returns,
+// computed without allocating in the common cases.
+//
+// RawPath is used when it is a valid encoding of Path (EscapedPath's rule,
+// checked here without EscapedPath's decoding allocation). Otherwise Path is
+// used when it holds no '%': segment-wise unescaping then gives the same
+// literals and values as the escaped form, because a decoded path differs
+// from its escaping only by bytes that decode back to themselves, never by a
+// '/'. Only a Path with a literal '%' (a request for "%25") pays for
+// EscapedPath.
 func requestPath(r *http.Request) string {
-	if r.URL == nil {
+	u := r.URL
+	if u == nil {
 		return ""
 	}
-	p := r.URL.Path
-	if r.URL.RawPath != "" || strings.IndexByte(p, '%') >= 0 {
-		p = r.URL.EscapedPath()
+	p := u.Path
+	if u.RawPath != "" && validRawPath(u.RawPath) && eqUnescaped(u.RawPath, u.Path, false) {
+		p = u.RawPath
+	} else if strings.IndexByte(p, '%') >= 0 {
+		p = u.EscapedPath()
 	}
 	if p == "" {
 		return "/"
 	}
 	return p
 }
+
+// validRawPath mirrors net/url's validEncoded for paths: only bytes that
+// may appear unescaped in a path, and well-formed escapes.
+func validRawPath(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || !rawPathOK[c] {
+			return false
+		}
+	}
+	return validEscapes(s)
+}
+
+var rawPathOK = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-_.~$&+,/:;=@!'()*[]%" {
+		t[c] = true
+	}
+	return t
+}()
 
 // hostTree returns the trie for the request's host, or nil.
 func (rt *Router) hostTree(host string) *node {

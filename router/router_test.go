@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -480,19 +481,19 @@ func TestMatchDoesNotModifyRequest(t *testing.T) {
 func TestParams(t *testing.T) {
 	t.Parallel()
 	rt := mustNew(t, routes("/{a}/{b}/{rest...}", "/anon/"))
-	_, p, ok := rt.Match(httptest.NewRequest("GET", "/x%20y/2/c/d", nil))
+	_, p, ok := rt.Match(httptest.NewRequest("GET", "/x%2Fy/2/c/d", nil))
 	require.True(t, ok)
 	require.Equal(t, 3, p.Len())
 	assert.Equal(t, "a", p.Name(0))
-	assert.Equal(t, "x y", p.Value(0))
-	assert.Equal(t, "x%20y", p.RawValue(0))
+	assert.Equal(t, "x/y", p.Value(0))
+	assert.Equal(t, "x%2Fy", p.RawValue(0))
 	var names, vals []string
 	for n, v := range p.All() {
 		names = append(names, n)
 		vals = append(vals, v)
 	}
 	assert.Equal(t, []string{"a", "b", "rest"}, names)
-	assert.Equal(t, []string{"x y", "2", "c/d"}, vals)
+	assert.Equal(t, []string{"x/y", "2", "c/d"}, vals)
 	_, ok = p.Get("zzz")
 	assert.False(t, ok)
 
@@ -545,5 +546,54 @@ func TestManyLiteralChildren(t *testing.T) {
 	} {
 		got, _ := matchName(t, rt, "GET", tt.target, nil)
 		assert.Equal(t, tt.want, got, tt.target)
+	}
+}
+
+func TestMatchAllocs(t *testing.T) {
+	var rs []Route
+	for i := range 20 {
+		rs = append(rs, Route{Pattern: "GET /api/r" + string(rune('a'+i)) + "/{id}", Handler: named("x")})
+	}
+	rs = append(rs,
+		Route{Pattern: "Tenant.example.com/t/{id}/", Handler: named("t")},
+		Route{Pattern: "/q/{id}", Handler: named("q"), Headers: []Matcher{{Name: "X-V", Regexp: "[0-9]+"}}, Query: []Matcher{{Name: "a b", Value: "c d"}, {Name: "z", Present: true, Invert: true}}},
+		Route{Pattern: "/q/{id}", Handler: named("q2")},
+	)
+	rt := mustNew(t, rs)
+	for _, tc := range []struct{ host, target string }{
+		{"example.com", "/api/rc/123"},
+		{"example.com", "/api/r%63/1%2F2"},
+		{"TENANT.Example.com:8443", "/t/9/a/b/c"},
+		{"example.com", "/q/1?x=1&a+b=c%20d"},
+		{"example.com", "/nope/nothing/here"},
+	} {
+		req := httptest.NewRequest("GET", tc.target, nil)
+		req.Host = tc.host
+		req.Header.Set("X-V", "42")
+		_, _, ok := rt.Match(req)
+		assert.Equal(t, tc.target != "/nope/nothing/here", ok, tc.target)
+		allocs := testing.AllocsPerRun(100, func() { rt.Match(req) })
+		assert.Zero(t, allocs, "Match(%s%s) allocates", tc.host, tc.target)
+	}
+}
+
+func TestRequestPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, path, rawPath, want string
+	}{
+		{name: "plain", path: "/a/b", want: "/a/b"},
+		{name: "empty", path: "", want: "/"},
+		{name: "raw used when consistent", path: "/a/b/c", rawPath: "/a%2Fb/c", want: "/a%2Fb/c"},
+		{name: "raw ignored when inconsistent", path: "/x/y", rawPath: "/a%2Fb", want: "/x/y"},
+		{name: "raw ignored when invalid", path: "/a b", rawPath: "/a b", want: "/a b"},
+		{name: "literal percent escaped", path: "/100%", want: "/100%25"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := &http.Request{URL: &url.URL{Path: tt.path, RawPath: tt.rawPath}}
+			assert.Equal(t, tt.want, requestPath(r))
+		})
 	}
 }
