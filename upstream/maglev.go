@@ -58,17 +58,26 @@ const DefaultMaglevTableSize = 65537
 // when those endpoints return. Any other change builds a new table (a few
 // milliseconds for the default size) while concurrent picks wait.
 //
-// A Maglev must be created with [NewMaglev]. It is safe for simultaneous use
-// by multiple goroutines. Pick does not allocate, except when it builds a
-// table; each pick compares eps with the cached set, O(len(eps)).
+// Instances agree on the endpoint of every key as long as they were given
+// the same full set: an instance that only ever saw a subset (it started
+// while an endpoint was out) built its table without that endpoint, and
+// until the endpoint returns it maps a few percent of the other keys
+// differently, as any rebuilt Maglev table does.
+//
+// A Maglev must be created with [NewMaglev] (the zero Maglev has no key and
+// spreads every request round robin). It is safe for simultaneous use by
+// multiple goroutines. Pick does not allocate, except when it builds a
+// table; each pick compares eps with the cached set in O(len(eps)), or
+// O(len(eps)·log len(eps)) when eps lists it in another order that is not
+// a rotation.
 type Maglev struct {
 	key      func(*http.Request) string
 	clientIP bool // key is HashByClientIP: hash the resolved IP without text
 	size     int
 	rr       RoundRobin // for requests without a key
-	tab      atomic.Pointer[maglevTable]
 
-	mu sync.Mutex // serialises table builds
+	mu  sync.Mutex // serialises table builds (stores to tab)
+	tab atomic.Pointer[maglevTable]
 }
 
 // NewMaglev returns a Maglev configured by cfg. It panics when cfg.Key is nil
@@ -134,6 +143,9 @@ func (m *Maglev) hash(r *http.Request) (uint64, bool) {
 			return xxh64(unsafe.String(unsafe.SliceData(b), len(b)), 0), true
 		}
 	}
+	if m.key == nil {
+		return 0, false
+	}
 	k := m.key(r)
 	if k == "" {
 		return 0, false
@@ -150,7 +162,11 @@ func (m *Maglev) build(eps []Endpoint) *maglevTable {
 	if t := m.tab.Load(); t.match(eps, &v) == setSame {
 		return t
 	}
-	t := newMaglevTable(eps, m.size)
+	size := m.size
+	if size == 0 {
+		size = DefaultMaglevTableSize // the zero Maglev never gets here
+	}
+	t := newMaglevTable(eps, size)
 	m.tab.Store(t)
 	return t
 }

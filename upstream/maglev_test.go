@@ -283,6 +283,12 @@ func TestMaglevEmptyKeyRoundRobin(t *testing.T) {
 		assert.Equal(t, 100, counts[ep.Addr], ep.Addr)
 	}
 	assert.Nil(t, m.tab.Load(), "keyless requests need no table")
+
+	var zero Maglev
+	counts = lbCount(t, &zero, lbKeyRequest("k"), eps, 400)
+	for _, ep := range eps {
+		assert.Equal(t, 100, counts[ep.Addr], "zero Maglev: %s", ep.Addr)
+	}
 }
 
 func TestMaglevClientIPFastPath(t *testing.T) {

@@ -113,10 +113,9 @@ func (e *p2cEntry) done() {
 // The table thus holds the live set plus the addresses seen in the last
 // two or three epochs, whatever the churn.
 type p2cTable struct {
+	mu    sync.Mutex // serialises writers of m
 	m     atomic.Pointer[map[string]*p2cEntry]
 	epoch atomic.Uint64
-
-	mu sync.Mutex // serialises writers of m
 }
 
 // pruneEvery is the base number of picks per epoch.
