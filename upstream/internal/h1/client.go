@@ -75,6 +75,18 @@ type Config struct {
 	ReadBufferSize  int
 	WriteBufferSize int
 
+	// MaxRequestsPerConn, if non-zero, closes a connection after it has
+	// carried that many requests (like nginx's keepalive_requests), so that
+	// long-lived clients rebalance over new upstream instances. Zero means
+	// no limit.
+	MaxRequestsPerConn int
+
+	// MaxConnLifetime, if non-zero, closes a connection, once its current
+	// exchange ends, when it is older than this (like nginx's
+	// keepalive_time or Envoy's max_connection_duration). Zero means no
+	// limit.
+	MaxConnLifetime time.Duration
+
 	// DisableKeepAlives, if true, sends "Connection: close" and uses each
 	// connection for one request only.
 	DisableKeepAlives bool
@@ -110,6 +122,8 @@ func New(cfg Config) *Client {
 	checkNonNegative("MaxIdleConnsPerHost", int64(cfg.MaxIdleConnsPerHost))
 	checkNonNegative("MaxConnsPerHost", int64(cfg.MaxConnsPerHost))
 	checkNonNegative("MaxResponseHeaderBytes", cfg.MaxResponseHeaderBytes)
+	checkNonNegative("MaxRequestsPerConn", int64(cfg.MaxRequestsPerConn))
+	checkNonNegative("MaxConnLifetime", int64(cfg.MaxConnLifetime))
 	checkNonNegative("ReadBufferSize", int64(cfg.ReadBufferSize))
 	checkNonNegative("WriteBufferSize", int64(cfg.WriteBufferSize))
 	if cfg.DialTimeout == 0 {
@@ -183,8 +197,9 @@ func (c *Client) timeNow() time.Time {
 // on a new connection when [IsReplayable] reports true.
 //
 // Supported [net/http/httptrace.ClientTrace] hooks: GetConn, GotConn,
-// ConnectStart, ConnectDone, WroteHeaders, Wait100Continue, Got100Continue,
-// WroteRequest, GotFirstResponseByte, Got1xxResponse.
+// WroteHeaders, Wait100Continue, Got100Continue, WroteRequest,
+// GotFirstResponseByte, Got1xxResponse; the DNS and Connect hooks are called
+// by [net.Dialer] when Config.Dial is nil.
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	body := req.Body
 	if body == http.NoBody {
@@ -214,7 +229,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(body)
 			return nil, err
 		}
-		resp, err, retry := c.exchange(ctx, pc, req, host, body, fr, trace)
+		resp, err, retry := c.exchange(ctx, pc, req, host, body, fr, trace, replayable && attempt == 0)
 		if err == nil {
 			closeBody(body)
 			return resp, nil

@@ -27,14 +27,16 @@ type conn struct {
 
 	interrupt func() // sets a past deadline; passed to context.AfterFunc
 
-	reused bool      // served a request before (came from the pool)
-	idleAt time.Time // when it was put in the pool
-	nread  int64     // bytes read from nc, to tell "nothing read yet"
-	limit  int64     // bytes that may still be read while reading headers
+	reused   bool      // served a request before (came from the pool)
+	requests int       // requests written on it
+	created  time.Time // when it was dialled
+	idleAt   time.Time // when it was put in the pool
+	nread    int64     // bytes read from nc, to tell "nothing read yet"
+	limit    int64     // bytes that may still be read while reading headers
 }
 
-func newConn(nc net.Conn, p *hostPool, bufSize int) *conn {
-	pc := &conn{nc: nc, pool: p, limit: noLimit}
+func newConn(nc net.Conn, p *hostPool, bufSize int, now time.Time) *conn {
+	pc := &conn{nc: nc, pool: p, limit: noLimit, created: now}
 	pc.br = bufio.NewReaderSize(pc, bufSize)
 	pc.interrupt = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return pc

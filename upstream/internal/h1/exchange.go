@@ -24,7 +24,7 @@ const earlyResponseWait = time.Second
 // connection before any byte of a response was read, with a stale-connection
 // error, so the request may be sent again on a new connection.
 func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host string, body io.ReadCloser,
-	fr framing, trace *httptrace.ClientTrace) (resp *http.Response, err error, retry bool) {
+	fr framing, trace *httptrace.ClientTrace, replayable bool) (resp *http.Response, err error, retry bool) {
 	stop := noStop
 	if ctx.Done() != nil {
 		// Interrupt the connection's I/O when ctx ends; no goroutine
@@ -32,6 +32,7 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 		stop = context.AfterFunc(ctx, pc.interrupt)
 	}
 	start := pc.nread
+	pc.requests++
 	fail := func(err error) (*http.Response, error, bool) {
 		stop()
 		c.discard(pc)
@@ -124,10 +125,18 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 		}
 		if timed {
 			// Clearing the deadline could undo an interrupt from ctx;
-			// finishHead checks ctx after this.
+			// setReadDeadline checks ctx after this.
 			if err := pc.setReadDeadline(ctx, time.Time{}); err != nil {
 				return fail(err)
 			}
+		}
+		if resp.StatusCode == http.StatusRequestTimeout && pc.reused && replayable {
+			// Some servers send an unsolicited 408 before closing an idle
+			// connection (golang.org/issue/32310): probably not the answer
+			// to this request, which may be sent again on a new connection.
+			stop()
+			c.discard(pc)
+			return nil, errIdle408, true
 		}
 	}
 	return c.finishHead(ctx, pc, req, resp, stop, noReuse)
@@ -163,6 +172,9 @@ func (c *Client) finishHead(ctx context.Context, pc *conn, req *http.Request, re
 		resp.Body.Close()
 		return nil, fmt.Errorf("h1: %s %s: %w", req.Method, pc.pool.key, ctx.Err()), false
 	}
+	// A body delimited by the close of the connection (no length, not
+	// chunked) leaves nothing to reuse.
+	reuse = reuse && (resp.ContentLength >= 0 || (len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"))
 	resp.Body = &body{c: c, pc: pc, ctx: ctx, rc: resp.Body, stop: stop, reuse: reuse, length: resp.ContentLength}
 	return resp, nil, false
 }
@@ -261,6 +273,8 @@ func (c *Client) readEarly(ctx context.Context, pc *conn, req *http.Request, tra
 	}
 	return resp
 }
+
+var errIdle408 = errors.New("h1: upstream sent 408 Request Timeout on a reused connection")
 
 // isStale reports whether err is how a connection the upstream had closed
 // while idle fails.

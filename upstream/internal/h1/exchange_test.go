@@ -210,7 +210,7 @@ func TestDialCancelledIsNotDialError(t *testing.T) {
 		return nil, ctx.Err()
 	}})
 	ctx, cancel := context.WithCancel(t.Context())
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{ConnectStart: func(string, string) { cancel() }})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GetConn: func(string) { cancel() }})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream/", nil)
 	require.NoError(t, err)
 	_, err = c.RoundTrip(req)
@@ -378,4 +378,84 @@ func TestEarlyResponseWhileWritingBody(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	assert.Equal(t, "too big", string(b))
 	assert.Equal(t, 0, hostStats(c, s.URL()).Open)
+}
+
+func TestUnsolicited408OnIdleConn(t *testing.T) {
+	t.Parallel()
+	idle := make(chan struct{})
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+		if s.accepted.Load() > 1 {
+			<-s.done
+			return
+		}
+		// What some servers send when an idle connection times out,
+		// then the close (after reading what arrived meanwhile).
+		<-idle
+		_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		_, _, _ = readRequest(br)
+	})
+	c := newClient(t, Config{})
+	get(t, c, s.URL())
+	require.Equal(t, HostStats{Open: 1, Idle: 1}, hostStats(c, s.URL()))
+	close(idle)
+	resp, body := get(t, c, s.URL())
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the 408 was not taken as the answer")
+	assert.Equal(t, "first", body)
+	assert.Equal(t, int32(2), s.accepted.Load())
+}
+
+func TestCloseDelimitedHTTP11Body(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nto the end")
+	})
+	c := newClient(t, Config{})
+	_, body := get(t, c, s.URL())
+	assert.Equal(t, "to the end", body)
+	assert.Equal(t, 0, hostStats(c, s.URL()).Open)
+}
+
+func TestHeadWithoutLengthReused(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, err := readRequest(br); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX: y\r\n\r\n")
+		}
+	})
+	c := newClient(t, Config{})
+	for range 2 {
+		req, err := http.NewRequest(http.MethodHead, s.URL(), nil)
+		require.NoError(t, err)
+		resp, err := c.RoundTrip(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	assert.Equal(t, int32(1), s.accepted.Load())
+}
+
+func TestDialTimeout(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, Config{DialTimeout: 10 * time.Millisecond, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done() // a black-holed SYN
+		return nil, ctx.Err()
+	}})
+	req, err := http.NewRequest(http.MethodGet, "http://upstream/", nil)
+	require.NoError(t, err)
+	_, err = c.RoundTrip(req)
+	var de *DialError
+	require.ErrorAs(t, err, &de)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "a dial timeout is a timeout (504)")
+	assert.Equal(t, HostStats{}, c.Stats()["upstream:80"])
 }

@@ -75,10 +75,15 @@ func (c *Client) getConn(ctx context.Context, key string, trace *httptrace.Clien
 		}
 		now := c.timeNow()
 		stale := p.evictLocked(now, c.cfg.IdleConnTimeout)
-		if n := len(p.idle); n > 0 {
+		for n := len(p.idle); n > 0; n = len(p.idle) {
 			pc := p.idle[n-1]
 			p.idle[n-1] = nil
 			p.idle = p.idle[:n-1]
+			if c.tooOld(pc, now) {
+				p.open--
+				stale = append(stale, pc)
+				continue
+			}
 			p.mu.Unlock()
 			closeConns(stale)
 			return c.gotPooled(ctx, p, pc, now, trace, needLive)
@@ -167,15 +172,11 @@ func (p *hostPool) release() {
 
 // dialConn dials a new connection for a slot already counted in p.open.
 func (c *Client) dialConn(ctx context.Context, p *hostPool, trace *httptrace.ClientTrace) (*conn, error) {
-	if trace != nil && trace.ConnectStart != nil {
-		trace.ConnectStart("tcp", p.key)
-	}
+	// ConnectStart/ConnectDone (and the DNS hooks) are called by
+	// net.Dialer itself, as with http.Transport.
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	nc, err := c.dial(dctx, "tcp", p.key)
 	cancel()
-	if trace != nil && trace.ConnectDone != nil {
-		trace.ConnectDone("tcp", p.key, err)
-	}
 	if err != nil {
 		p.release()
 		if cerr := ctx.Err(); cerr != nil {
@@ -186,7 +187,7 @@ func (c *Client) dialConn(ctx context.Context, p *hostPool, trace *httptrace.Cli
 		}
 		return nil, &DialError{Addr: p.key, Err: err}
 	}
-	pc := newConn(nc, p, c.cfg.ReadBufferSize)
+	pc := newConn(nc, p, c.cfg.ReadBufferSize, c.timeNow())
 	if trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: nc})
 	}
@@ -199,6 +200,10 @@ func (c *Client) put(pc *conn) {
 	pc.reused = true
 	p := pc.pool
 	now := c.timeNow()
+	if (c.cfg.MaxRequestsPerConn > 0 && pc.requests >= c.cfg.MaxRequestsPerConn) || c.tooOld(pc, now) {
+		c.discard(pc)
+		return
+	}
 	p.mu.Lock()
 	if w := p.popWaiterLocked(); w != nil {
 		p.mu.Unlock()
@@ -230,4 +235,9 @@ func (p *hostPool) closeIdle() {
 	p.open -= len(idle)
 	p.mu.Unlock()
 	closeConns(idle)
+}
+
+// tooOld reports whether pc has outlived Config.MaxConnLifetime.
+func (c *Client) tooOld(pc *conn, now time.Time) bool {
+	return c.cfg.MaxConnLifetime > 0 && now.Sub(pc.created) >= c.cfg.MaxConnLifetime
 }

@@ -2,8 +2,10 @@ package h1
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -199,4 +201,59 @@ func TestRunSweepsIdleConns(t *testing.T) {
 func TestNewPanicsOnNegative(t *testing.T) {
 	t.Parallel()
 	assert.PanicsWithValue(t, "h1: negative Config.MaxConnsPerHost", func() { New(Config{MaxConnsPerHost: -1}) })
+}
+
+func TestConnLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		cfg          Config
+		advance      time.Duration // clock step before each request
+		wantAccepted int32
+	}{
+		{name: "MaxRequestsPerConn 2", cfg: Config{MaxRequestsPerConn: 2}, wantAccepted: 3},
+		{name: "MaxConnLifetime", cfg: Config{MaxConnLifetime: time.Minute}, advance: 25 * time.Second, wantAccepted: 2},
+		{name: "no limits", wantAccepted: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, accepted := countingServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+			now := time.Unix(1000, 0)
+			c := newClient(t, tt.cfg)
+			c.now = func() time.Time { return now }
+			for range 5 { // at 0s, 25s, 50s | 75s, 100s with the lifetime
+				_, body := get(t, c, srv.URL)
+				assert.Equal(t, "ok", body)
+				now = now.Add(tt.advance)
+			}
+			assert.Equal(t, tt.wantAccepted, accepted.Load())
+		})
+	}
+}
+
+func TestTraceConnHooks(t *testing.T) {
+	t.Parallel()
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	c := newClient(t, Config{})
+	var events []string
+	trace := &httptrace.ClientTrace{
+		GetConn:              func(string) { events = append(events, "get") },
+		ConnectDone:          func(string, string, error) { events = append(events, "connect") },
+		GotConn:              func(i httptrace.GotConnInfo) { events = append(events, fmt.Sprintf("got reused=%t", i.Reused)) },
+		WroteRequest:         func(i httptrace.WroteRequestInfo) { events = append(events, fmt.Sprintf("wrote err=%v", i.Err)) },
+		GotFirstResponseByte: func() { events = append(events, "first byte") },
+	}
+	for range 2 {
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		resp, err := c.RoundTrip(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+	}
+	assert.Equal(t, []string{
+		"get", "connect", "got reused=false", "wrote err=<nil>", "first byte",
+		"get", "got reused=true", "wrote err=<nil>", "first byte",
+	}, events)
 }
