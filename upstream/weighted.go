@@ -42,14 +42,17 @@ func weightOf(ep *Endpoint) int64 {
 type WeightedRoundRobin struct {
 	mu sync.Mutex
 	// protects the fields below
+	st    wrrState // the last set picked from
+	prev  wrrState // the set before, to restore credit after a retry
+	spare wrrState // arrays for the next rebuild, so that alternating between two sets does not allocate
+}
+
+// wrrState is the smooth weighted round robin state of one endpoint set.
+type wrrState struct {
 	addrs   []string // the endpoint set, in the caller's order
 	weights []int64  // effective weights, aligned with addrs
 	current []int64  // current weights, aligned with addrs
 	total   int64
-	// spare buffers the next rebuild fills, so rebuilds between two sets
-	// (a retry and back) do not allocate.
-	spareAddrs             []string
-	spareWeights, spareCur []int64
 }
 
 // Pick returns the next endpoint of eps in the smooth weighted sequence, or
@@ -62,29 +65,29 @@ func (w *WeightedRoundRobin) Pick(_ *http.Request, eps []Endpoint) (Endpoint, er
 		return eps[0], nil
 	}
 	w.mu.Lock()
-	if !w.same(eps) {
+	if !w.st.same(eps) {
 		w.rebuild(eps)
 	}
 	best := 0
-	cur := w.current
+	cur, weights := w.st.current, w.st.weights
 	for i := range cur {
-		cur[i] += w.weights[i]
+		cur[i] += weights[i]
 		if cur[i] > cur[best] {
 			best = i
 		}
 	}
-	cur[best] -= w.total
+	cur[best] -= w.st.total
 	w.mu.Unlock()
 	return eps[best], nil
 }
 
-// same reports whether eps is the set the state was built for.
-func (w *WeightedRoundRobin) same(eps []Endpoint) bool {
-	if len(eps) != len(w.addrs) {
+// same reports whether eps is the set s was built for.
+func (s *wrrState) same(eps []Endpoint) bool {
+	if len(eps) != len(s.addrs) {
 		return false
 	}
 	for i := range eps {
-		if eps[i].Addr != w.addrs[i] || weightOf(&eps[i]) != w.weights[i] {
+		if eps[i].Addr != s.addrs[i] || weightOf(&eps[i]) != s.weights[i] {
 			return false
 		}
 	}
@@ -92,7 +95,7 @@ func (w *WeightedRoundRobin) same(eps []Endpoint) bool {
 }
 
 // rebuild makes eps the state's set. An endpoint keeps the current weight
-// it had in the previous set or, failing that, in the set before (so that a
+// it had in the last set or, failing that, in the set before (so that a
 // retry without one endpoint and the return to the full set conserve every
 // endpoint's credit); new endpoints start at zero. The algorithm keeps the
 // sum of current weights constant, zero for a fresh set; endpoints that leave
@@ -100,43 +103,42 @@ func (w *WeightedRoundRobin) same(eps []Endpoint) bool {
 // the sum has drifted far from zero.
 func (w *WeightedRoundRobin) rebuild(eps []Endpoint) {
 	n := len(eps)
-	addrs := growSlice(w.spareAddrs, n)
-	weights := growSlice(w.spareWeights, n)
-	cur := growSlice(w.spareCur, n)
-	// Read the set before from copies of the headers: addrs and cur reuse
-	// its arrays and overwrite them below.
-	prevAddrs, prevCur := w.spareAddrs, w.spareCur
-	var total, sum int64
+	next := wrrState{
+		addrs:   growSlice(w.spare.addrs, n),
+		weights: growSlice(w.spare.weights, n),
+		current: growSlice(w.spare.current, n),
+	}
+	var sum int64
 	j, pj := 0, 0 // where to resume looking: sets usually keep their order
 	for i := range eps {
 		addr := eps[i].Addr
 		c, ok := int64(0), false
-		if c, j, ok = lookupCurrent(w.addrs, w.current, addr, j); !ok {
-			c, pj, _ = lookupCurrent(prevAddrs, prevCur, addr, pj)
+		if c, j, ok = w.st.lookup(addr, j); !ok {
+			c, pj, _ = w.prev.lookup(addr, pj)
 		}
-		addrs[i] = addr
-		weights[i] = weightOf(&eps[i])
-		total += weights[i]
-		cur[i] = c
+		next.addrs[i] = addr
+		next.weights[i] = weightOf(&eps[i])
+		next.total += next.weights[i]
+		next.current[i] = c
 		sum += c
 	}
-	if sum > 4*total || sum < -4*total {
+	if sum > 4*next.total || sum < -4*next.total {
 		mean := sum / int64(n)
-		for i := range cur {
-			cur[i] -= mean
+		for i := range next.current {
+			next.current[i] -= mean
 		}
 	}
-	w.spareAddrs, w.spareWeights, w.spareCur = w.addrs, w.weights, w.current
-	w.addrs, w.weights, w.current, w.total = addrs, weights, cur, total
+	w.spare, w.prev, w.st = w.prev, w.st, next
+	clear(w.spare.addrs) // drop references to addresses that may be gone
 }
 
-// lookupCurrent finds addr in addrs, starting at from and wrapping around,
-// and returns its current weight and the index after it.
-func lookupCurrent(addrs []string, cur []int64, addr string, from int) (int64, int, bool) {
-	for k := range addrs {
-		o := (from + k) % len(addrs)
-		if addrs[o] == addr {
-			return cur[o], o + 1, true
+// lookup finds addr in s, starting at from and wrapping around, and returns
+// its current weight and the index after it.
+func (s *wrrState) lookup(addr string, from int) (int64, int, bool) {
+	for k := range s.addrs {
+		o := (from + k) % len(s.addrs)
+		if s.addrs[o] == addr {
+			return s.current[o], o + 1, true
 		}
 	}
 	return 0, from, false

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,52 @@ func TestWeightedRoundRobinSetChange(t *testing.T) {
 	next[0].Weight = 4
 	counts = lbCount(t, &w, nil, next, 1100)
 	assert.Equal(t, 400, counts["10.1.0.1:80"])
+}
+
+func TestWeightedRoundRobinConservesCredit(t *testing.T) {
+	t.Parallel()
+	var w WeightedRoundRobin
+	full := lbEndpoints(5, 5, 3, 1, 1, 2)
+	sum := func() int64 {
+		var s int64
+		for _, c := range w.st.current {
+			s += c
+		}
+		return s
+	}
+	for i := range 500 {
+		ep, err := w.Pick(nil, full)
+		require.NoError(t, err)
+		require.Zero(t, sum(), "round %d: credit lost or created", i)
+		// A retry set without the picked endpoint, in another order.
+		var retry []Endpoint
+		for _, e := range full {
+			if e.Addr != ep.Addr {
+				retry = append([]Endpoint{e}, retry...)
+			}
+		}
+		got, err := w.Pick(nil, retry)
+		require.NoError(t, err)
+		require.NotEqual(t, ep.Addr, got.Addr)
+	}
+	// The same set in another order keeps the state by address: counts over
+	// whole cycles stay within one pick of the weights.
+	var w2 WeightedRoundRobin
+	reversed := slices.Clone(full)
+	slices.Reverse(reversed)
+	counts := make(map[string]int)
+	for i := range 12 * 10 {
+		set := full
+		if i%2 == 1 {
+			set = reversed
+		}
+		ep, err := w2.Pick(nil, set)
+		require.NoError(t, err)
+		counts[ep.Addr]++
+	}
+	for _, ep := range full {
+		assert.InDelta(t, 10*ep.Weight, counts[ep.Addr], 1, ep.Addr)
+	}
 }
 
 func TestWeightedRoundRobinConcurrent(t *testing.T) {
