@@ -105,8 +105,8 @@ func NewMaglev(cfg MaglevConfig) *Maglev {
 }
 
 // Pick returns the endpoint of eps that owns the request's key, or one in
-// round-robin order when the key is empty, or [ErrNoEndpoints] when eps is
-// empty.
+// round-robin order when the key is empty (or r is nil), or
+// [ErrNoEndpoints] when eps is empty.
 func (m *Maglev) Pick(r *http.Request, eps []Endpoint) (Endpoint, error) {
 	switch len(eps) {
 	case 0:
@@ -135,6 +135,9 @@ func (m *Maglev) Pick(r *http.Request, eps []Endpoint) (Endpoint, error) {
 // hash returns the XXH64 hash of the request's key, and false when the key
 // is empty.
 func (m *Maglev) hash(r *http.Request) (uint64, bool) {
+	if r == nil || m.key == nil {
+		return 0, false
+	}
 	if m.clientIP {
 		if info := reqinfo.From(r.Context()); info != nil && info.ClientIP.IsValid() {
 			var buf [64]byte
@@ -142,9 +145,6 @@ func (m *Maglev) hash(r *http.Request) (uint64, bool) {
 			// The string is only read by xxh64, never kept.
 			return xxh64(unsafe.String(unsafe.SliceData(b), len(b)), 0), true
 		}
-	}
-	if m.key == nil {
-		return 0, false
 	}
 	k := m.key(r)
 	if k == "" {

@@ -284,6 +284,11 @@ func TestMaglevEmptyKeyRoundRobin(t *testing.T) {
 	}
 	assert.Nil(t, m.tab.Load(), "keyless requests need no table")
 
+	counts = lbCount(t, m, nil, eps, 400)
+	for _, ep := range eps {
+		assert.Equal(t, 100, counts[ep.Addr], "nil request: %s", ep.Addr)
+	}
+
 	var zero Maglev
 	counts = lbCount(t, &zero, lbKeyRequest("k"), eps, 400)
 	for _, ep := range eps {
