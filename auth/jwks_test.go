@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -19,7 +20,8 @@ func remoteJWT(t *testing.T, js *jwksServer, clock *testClock, mod func(*JWTConf
 	t.Helper()
 	cfg := JWTConfig{
 		Issuer: js.URL, JWKSURL: js.URL + "/jwks.json", Clock: clock.Now, DisableCache: true,
-		JWKS: JWKSConfig{UnknownKeyInterval: time.Minute, MinRefresh: time.Minute, MaxRefresh: time.Hour},
+		Logger: slog.New(slog.DiscardHandler),
+		JWKS:   JWKSConfig{UnknownKeyInterval: time.Minute, MinRefresh: time.Minute, MaxRefresh: time.Hour},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -366,6 +366,9 @@ func (j *JWT) token(r *http.Request) (string, error) {
 // Identity. A cached verification is answered without touching the
 // signature; ctx bounds any key fetch the check needs.
 func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
+	if len(token) > j.maxSize {
+		return nil, fmt.Errorf("%w: token over %d bytes", ErrInvalidToken, j.maxSize)
+	}
 	now := j.now()
 	if j.cache != nil {
 		if id := j.cache.get(token, now.UnixNano()); id != nil {
@@ -387,9 +390,6 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 }
 
 func (j *JWT) verify(ctx context.Context, token string) (*Identity, error) {
-	if len(token) > j.maxSize {
-		return nil, fmt.Errorf("%w: token over %d bytes", ErrInvalidToken, j.maxSize)
-	}
 	parsed, err := parseCompact(token, j.crit)
 	if err != nil {
 		return nil, err
