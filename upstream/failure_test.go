@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -244,5 +245,36 @@ func TestClientDisconnectMidStream(t *testing.T) {
 		<-upstreamGone                       // the upstream request ended
 		<-handled                            // and the proxy returned
 		assert.Equal(t, int64(1), u.Stats().ClientGone)
+	})
+}
+
+// TestDeadlineMidBodyAborts: when a deadline of the gateway (a Timeout
+// middleware) ends the request while the body streams, the client must not
+// receive a truncated body that looks complete.
+func TestDeadlineMidBodyAborts(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		stop := blockUntilCleanup(t)
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "partial")
+			http.NewResponseController(w).Flush()
+			select {
+			case <-stop:
+			case <-r.Context().Done():
+			}
+		})
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		front, client := frontend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 30*time.Millisecond)
+			defer cancel()
+			u.ServeHTTP(w, r.WithContext(ctx))
+		}))
+		res, err := client.Get(front.URL)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		assert.Error(t, err, "aborted, not ended cleanly")
+		assert.Equal(t, "partial", string(body))
+		assert.Equal(t, int64(1), u.Stats().Aborted)
 	})
 }

@@ -117,10 +117,8 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := u.newCall(w)
 	defer u.releaseCall(c)
 	c.url = *r.URL
-	c.url.Scheme = "http"
-	if u.https {
-		c.url.Scheme = "https"
-	}
+	c.url.User = nil // userinfo of an absolute-form target must not become credentials
+	c.url.Scheme = u.scheme
 
 	out := r.WithContext(httptrace.WithClientTrace(ctx, &c.trace))
 	out.URL = &c.url
@@ -188,7 +186,7 @@ func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, 
 		if err != nil {
 			return nil, ep, attempt - 1, err
 		}
-		out.URL.Host = ep.Addr
+		out.URL.Scheme, out.URL.Host = u.scheme, ep.Addr
 		var start time.Time
 		if u.obs != nil {
 			u.obs.Begin(ep)

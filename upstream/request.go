@@ -17,7 +17,8 @@ import (
 // header, the forwarding headers (see [Upstream]), X-Request-ID, the Host
 // chosen by Config.Host, and an empty User-Agent when the client sent none
 // (so that Go's default is not added). Out.URL has the inbound path and raw
-// query; its scheme and host are set per attempt to the chosen endpoint.
+// query; its scheme (from Config.Scheme) and host (the chosen endpoint) are
+// set on every attempt, after Rewrite.
 type ProxyRequest struct {
 	In  *http.Request
 	Out *http.Request
@@ -232,6 +233,9 @@ func remoteHost(addr string) string {
 	i := strings.LastIndexByte(addr, ':')
 	if i < 0 {
 		return ""
+	}
+	if addr[0] != '[' && strings.IndexByte(addr[:i], ':') >= 0 {
+		return addr // a bare IPv6 address without a port
 	}
 	host := addr[:i]
 	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {

@@ -69,7 +69,7 @@ func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *htt
 	werr, rerr := u.copyBody(w, res)
 	if werr != nil || rerr != nil {
 		_ = res.Body.Close()
-		if werr != nil || r.Context().Err() != nil {
+		if werr != nil || errors.Is(r.Context().Err(), context.Canceled) {
 			// The client went away; there is nobody to tell.
 			u.stats.clientGone.Add(1)
 			return
@@ -78,8 +78,9 @@ func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *htt
 		u.log.LogAttrs(r.Context(), slog.LevelWarn, "upstream: response body failed after the status was sent",
 			slog.String("upstream", u.name), slog.String("error", rerr.Error()))
 		// The status is out: the only honest signal left is to abort the
-		// client connection (net/http issue 23643), as ReverseProxy does.
-		// Outside an http.Server (a recorder in a test) nobody would recover.
+		// client connection (net/http issue 23643), as ReverseProxy does,
+		// rather than end a truncated body as if it were whole. Outside an
+		// http.Server (a recorder in a test) nobody would recover.
 		if r.Context().Value(http.ServerContextKey) != nil {
 			panic(http.ErrAbortHandler)
 		}
@@ -172,9 +173,6 @@ func (u *Upstream) copyBody(w http.ResponseWriter, res *http.Response) (werr, re
 		if err != nil {
 			if err == io.EOF {
 				return nil, nil
-			}
-			if errors.Is(err, context.Canceled) {
-				return err, nil // the client's cancellation reached the body
 			}
 			return nil, err
 		}

@@ -69,6 +69,8 @@ func (u *Upstream) handleUpgrade(w http.ResponseWriter, r, out *http.Request, re
 	defer conn.Close()
 	defer backConn.Close()
 
+	// The 101 is written by hand: http.Response.Write would add
+	// "Connection: close" to a response without a length.
 	h := w.Header()
 	for k, vv := range res.Header {
 		if prior, ok := h[k]; ok {
@@ -77,11 +79,9 @@ func (u *Upstream) handleUpgrade(w http.ResponseWriter, r, out *http.Request, re
 			h[k] = vv
 		}
 	}
-	res.Header = h
-	res.Body = nil // res.Write writes only the status and headers
-	if err := res.Write(brw); err != nil {
-		return
-	}
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	_ = h.Write(brw)
+	_, _ = brw.WriteString("\r\n")
 	if err := brw.Flush(); err != nil {
 		return
 	}

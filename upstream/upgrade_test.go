@@ -75,6 +75,7 @@ func TestUpgradeEcho(t *testing.T) {
 		c, br, res := dialUpgrade(t, front.URL, "websocket")
 		require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
 		assert.Equal(t, "websocket", res.Header.Get("Upgrade"))
+		assert.Equal(t, []string{"Upgrade"}, res.Header.Values("Connection"))
 		assert.Equal(t, "ws", res.Header.Get("X-Backend"))
 
 		for _, msg := range []string{"hello\n", "second frame\n"} {

@@ -180,7 +180,7 @@ type Upstream struct {
 	obs       Observer
 	log       *slog.Logger
 	errh      func(http.ResponseWriter, *http.Request, error)
-	https     bool
+	scheme    string // URL scheme of outbound requests: "http" or "https"
 	eps       atomic.Pointer[[]Endpoint]
 	stats     counters
 	retryS    []int
@@ -206,8 +206,11 @@ func New(cfg Config) *Upstream {
 		bal:    cfg.Balancer,
 		log:    cfg.Logger,
 		errh:   cfg.ErrorHandler,
-		https:  cfg.Scheme == "https",
+		scheme: "http",
 		retryS: append([]int(nil), cfg.RetryStatuses...),
+	}
+	if cfg.Scheme == "https" {
+		u.scheme = "https"
 	}
 	if u.name == "" {
 		u.name = "upstream"
