@@ -78,16 +78,31 @@ func TestRequestIDFromContextEmpty(t *testing.T) {
 
 func TestNewRequestIDUnique(t *testing.T) {
 	t.Parallel()
-	seen := make(map[string]bool, 100000)
-	for range 100000 {
+	const n = 100000
+	seen := make(map[string]bool, n)
+	var counts [256]int
+	for range n {
 		id, vals := newRequestID()
-		require.Len(t, id, 26)
-		require.Equal(t, []string{id}, vals)
-		require.False(t, seen[id], "duplicate ID %s", id)
-		seen[id] = true
-		for i := 0; i < len(id); i++ {
-			require.Contains(t, crockford, string(id[i]))
+		if len(id) != 26 || len(vals) != 1 || vals[0] != id || seen[id] {
+			require.Failf(t, "bad ID", "id %q vals %q (seen before: %v)", id, vals, seen[id])
 		}
+		seen[id] = true
+		for i := 1; i < len(id); i++ { // the first digit carries only 3 bits
+			counts[id[i]]++
+		}
+	}
+	// Every Crockford digit appears, and only those, roughly uniformly.
+	total := 0
+	for c, k := range counts {
+		if strings.IndexByte(crockford, byte(c)) < 0 {
+			require.Zero(t, k, "unexpected character %q", rune(c))
+			continue
+		}
+		total += k
+	}
+	for i := 0; i < len(crockford); i++ {
+		share := float64(counts[crockford[i]]) / float64(total)
+		assert.InDelta(t, 1.0/32, share, 0.002, "digit %q", crockford[i])
 	}
 }
 
