@@ -15,12 +15,19 @@ import (
 
 // Default values used for zero [Config] fields.
 const (
-	DefaultDialTimeout            = 5 * time.Second
-	DefaultExpectContinueTimeout  = 1 * time.Second
-	DefaultIdleConnTimeout        = 90 * time.Second
-	DefaultMaxIdleConnsPerHost    = 64
+	// DefaultDialTimeout is used when Config.DialTimeout is zero.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultExpectContinueTimeout is used when Config.ExpectContinueTimeout is zero.
+	DefaultExpectContinueTimeout = 1 * time.Second
+	// DefaultIdleConnTimeout is used when Config.IdleConnTimeout is zero.
+	DefaultIdleConnTimeout = 90 * time.Second
+	// DefaultMaxIdleConnsPerHost is used when Config.MaxIdleConnsPerHost is zero.
+	DefaultMaxIdleConnsPerHost = 64
+	// DefaultMaxResponseHeaderBytes is used when Config.MaxResponseHeaderBytes is zero.
 	DefaultMaxResponseHeaderBytes = 1 << 20
-	DefaultBufferSize             = 4 << 10
+	// DefaultBufferSize is used when Config.ReadBufferSize or
+	// Config.WriteBufferSize is zero.
+	DefaultBufferSize = 4 << 10
 )
 
 // Config configures a [Client]. The zero value is ready to use; every zero
@@ -70,9 +77,12 @@ type Config struct {
 	// Got1xxResponse hook). Zero means DefaultMaxResponseHeaderBytes (1 MiB).
 	MaxResponseHeaderBytes int64
 
-	// ReadBufferSize and WriteBufferSize size the per-connection read buffer
-	// and the pooled write buffers. Zero means DefaultBufferSize (4 KiB).
-	ReadBufferSize  int
+	// ReadBufferSize sizes each connection's read buffer. Zero means
+	// DefaultBufferSize (4 KiB).
+	ReadBufferSize int
+
+	// WriteBufferSize sizes the write buffers, which are pooled and held
+	// only while a request is written. Zero means DefaultBufferSize (4 KiB).
 	WriteBufferSize int
 
 	// MaxRequestsPerConn, if non-zero, closes a connection after it has
@@ -185,7 +195,10 @@ func (c *Client) timeNow() time.Time {
 //     the upstream answers early and closes, the response it sent is still
 //     returned (the connection is not reused);
 //   - a request with ContentLength 0 and a non-nil, non-[net/http.NoBody]
-//     Body is sent chunked (Transport probes the body first);
+//     Body is sent chunked (Transport probes the body first); req.Trailer
+//     is sent only with a chunked body;
+//   - after a 101 response the connection belongs to the caller: the
+//     request's context no longer interrupts it;
 //   - for "Expect: 100-continue", a final response that arrives before the
 //     body was sent is returned, the body is not sent and the connection is
 //     closed (Transport sends the body to keep the connection).

@@ -20,7 +20,9 @@
 //   - pools idle connections per host:port (LIFO), closes those idle longer
 //     than Config.IdleConnTimeout lazily on checkout (or from [Client.Run]),
 //     caps connections per host with waiters that honour the request's
-//     context (Config.MaxConnsPerHost);
+//     context (Config.MaxConnsPerHost), and retires connections after
+//     Config.MaxRequestsPerConn requests or Config.MaxConnLifetime (nginx's
+//     keepalive_requests and keepalive_time);
 //   - writes Content-Length or chunked bodies (with trailers), streams
 //     bodies from a pooled 32 KiB buffer, always closes the request body;
 //   - delivers 1xx responses (103 Early Hints) to the
@@ -33,9 +35,22 @@
 //     not context.DeadlineExceeded) and [*DialError] distinctly so a proxy can
 //     answer 504 or retry another endpoint and answer 502;
 //   - retries once, on a new connection, a request that failed on a pooled
-//     connection the upstream had closed, when [IsReplayable] allows it; for
-//     other requests a pooled connection is first checked with a
-//     non-blocking peek (Linux).
+//     connection the upstream had closed (or that got an unsolicited 408 on
+//     it), when [IsReplayable] allows it; for other requests a pooled
+//     connection is first checked with a non-blocking peek (Linux);
+//   - validates what it writes verbatim (method, target, Host, header and
+//     trailer fields) so that no request can smuggle a header line.
+//
+// A response body must be read to EOF or closed, as with
+// [net/http.Transport]; EOF returns the connection to the pool at once.
+//
+// # Numbers
+//
+// BenchmarkRoundTrip (GET, 1 KiB response, in-process upstream, 2 cores)
+// measures about 28 µs of process CPU per request (client and upstream
+// server together) and 30 allocations against about 48 µs and 57 for
+// [net/http.Transport] in the same run; of the client's own code only the
+// response body wrapper allocates.
 //
 // # What it does not do
 //
