@@ -111,6 +111,7 @@ type Cache struct {
 	workers    int
 	logger     *slog.Logger
 	purger     Purger
+	mem        *Memory // Store, when it is the memory store
 	ix         *index
 
 	jobs    chan refreshJob
@@ -158,6 +159,7 @@ func New(cfg Config) *Cache {
 	}
 	c.purger, _ = c.store.(Purger)
 	if m, ok := c.store.(*Memory); ok {
+		c.mem = m
 		m.subscribe(c.onStoreDeletion)
 	}
 	return c

@@ -24,7 +24,8 @@ type flight struct {
 
 // fill answers r from upstream and stores the response when allowed. stale
 // is the stored response to revalidate, or nil.
-func (c *Cache) fill(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rd *directives, now time.Time) {
+func (c *Cache) fill(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rdv directives, now time.Time) {
+	rd := &rdv // on the heap only on this path
 	// A no-cache request wants its own trip to the origin, and a key that
 	// recently gave an uncacheable response would only queue.
 	if !rd.noCache && !c.passing(key, now) {
@@ -346,7 +347,7 @@ func (c *Cache) put(ctx context.Context, key string, e *Entry, r *http.Request, 
 		if !c.ix.add(pk, e.URL, nil, expires, now) {
 			return vkey, true
 		}
-		if err := c.store.Set(ctx, pk, marker, ttl); err != nil {
+		if err := c.set(ctx, pk, marker, ttl, now); err != nil {
 			c.ix.remove(pk)
 			c.logSetError(ctx, err)
 			return vkey, true
@@ -356,7 +357,7 @@ func (c *Cache) put(ctx context.Context, key string, e *Entry, r *http.Request, 
 	if !c.ix.add(target, e.URL, e.Tags, expires, now) {
 		return vkey, true
 	}
-	if err := c.store.Set(ctx, target, e, ttl); err != nil {
+	if err := c.set(ctx, target, e, ttl, now); err != nil {
 		c.ix.remove(target)
 		c.logSetError(ctx, err)
 		return vkey, true
@@ -364,6 +365,15 @@ func (c *Cache) put(ctx context.Context, key string, e *Entry, r *http.Request, 
 	c.unmarkPass(key)
 	c.event(EventStored)
 	return vkey, true
+}
+
+// set writes to the store; the memory store gets the Cache's clock, so
+// that an injected Config.Now governs its expiry too.
+func (c *Cache) set(ctx context.Context, key string, e *Entry, ttl time.Duration, now time.Time) error {
+	if c.mem != nil {
+		return c.mem.setAt(key, e, ttl, now)
+	}
+	return c.store.Set(ctx, key, e, ttl)
 }
 
 func (c *Cache) logSetError(ctx context.Context, err error) {

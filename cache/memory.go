@@ -58,11 +58,16 @@ func (m *Memory) MaxEntryBytes() int64 { return m.maxEntry }
 
 // Get returns the entry stored at key, or [ErrMiss].
 func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
+	return m.getAt(key, time.Now().UnixNano())
+}
+
+// getAt is Get at the given time (unix nanoseconds).
+func (m *Memory) getAt(key string, now int64) (*Entry, error) {
 	it, ok := m.c.GetIfPresent(key)
 	if !ok {
 		return nil, ErrMiss
 	}
-	if time.Now().UnixNano() >= it.expires {
+	if now >= it.expires {
 		// Remove it unless a newer entry replaced it meanwhile. The key
 		// may alias a caller's buffer; otter keeps only the stored key.
 		m.c.ComputeIfPresent(key, func(old *memItem) (*memItem, otter.ComputeOp) {
@@ -79,6 +84,11 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 // Set stores e at key for ttl. It returns [ErrTooLarge] when e is larger
 // than [Memory.MaxEntryBytes].
 func (m *Memory) Set(_ context.Context, key string, e *Entry, ttl time.Duration) error {
+	return m.setAt(key, e, ttl, time.Now())
+}
+
+// setAt is Set at the given time.
+func (m *Memory) setAt(key string, e *Entry, ttl time.Duration, now time.Time) error {
 	size := e.size() + int64(len(key))
 	if size > m.maxEntry {
 		return ErrTooLarge
@@ -87,7 +97,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry, ttl time.Duration)
 		return m.Delete(context.Background(), key)
 	}
 	prepare(e)
-	m.c.Set(key, &memItem{e: e, weight: uint32(size), expires: time.Now().Add(ttl).UnixNano()})
+	m.c.Set(key, &memItem{e: e, weight: uint32(size), expires: now.Add(ttl).UnixNano()})
 	return nil
 }
 

@@ -45,7 +45,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	key := c.primaryKey(kb, r)
 	now := c.now()
 
-	e, vkey, err := c.lookup(r.Context(), key, r)
+	e, vkey, err := c.lookup(r.Context(), key, r, now)
 	if err != nil {
 		// Fail open: a broken store must not take the service down.
 		c.logger.WarnContext(r.Context(), "cache: store get failed", "err", err)
@@ -84,7 +84,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		c.bypass(w, r, next, fwdOf(e))
 		return
 	}
-	c.fill(w, r, next, key, e, &rd, now)
+	c.fill(w, r, next, key, e, rd, now)
 }
 
 func fwdOf(e *Entry) string {
@@ -96,8 +96,14 @@ func fwdOf(e *Entry) string {
 
 // lookup returns the stored response for r under key, following a Vary
 // record to the variant r selects; vkey is the variant's key.
-func (c *Cache) lookup(ctx context.Context, key string, r *http.Request) (e *Entry, vkey string, err error) {
-	e, err = c.store.Get(ctx, key)
+func (c *Cache) lookup(ctx context.Context, key string, r *http.Request, now time.Time) (e *Entry, vkey string, err error) {
+	if c.mem != nil {
+		// The memory store's fast path takes the time the request
+		// already read: the clock is slow on some VMs.
+		e, err = c.mem.getAt(key, now.UnixNano())
+	} else {
+		e, err = c.store.Get(ctx, key)
+	}
 	if err != nil {
 		if errors.Is(err, ErrMiss) {
 			return nil, "", nil
@@ -112,7 +118,12 @@ func (c *Cache) lookup(ctx context.Context, key string, r *http.Request) (e *Ent
 		return nil, "", nil
 	}
 	vkey = secondaryKey(key, names, r)
-	v, err := c.store.Get(ctx, vkey)
+	var v *Entry
+	if c.mem != nil {
+		v, err = c.mem.getAt(vkey, now.UnixNano())
+	} else {
+		v, err = c.store.Get(ctx, vkey)
+	}
 	if err != nil {
 		if errors.Is(err, ErrMiss) {
 			return nil, vkey, nil
@@ -238,14 +249,25 @@ func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *Entry, m *
 }
 
 func copyFields(h http.Header, fields []field) {
-	for _, f := range fields {
-		if old, ok := h[f.k]; ok && len(old) > 0 {
-			// A field an outer middleware set (Vary: Origin from CORS)
-			// is kept and the stored values are added.
-			h[f.k] = append(old[:len(old):len(old)], f.v...)
-			continue
+	// Fields an outer middleware already set (Vary: Origin from CORS) are
+	// kept and the stored values added after them. Usually there are few
+	// such fields, so look them up rather than every stored field.
+	var keep http.Header
+	if len(h) > 0 {
+		for _, f := range fields {
+			if old, ok := h[f.k]; ok && len(old) > 0 {
+				if keep == nil {
+					keep = make(http.Header, 2)
+				}
+				keep[f.k] = old
+			}
 		}
+	}
+	for _, f := range fields {
 		h[f.k] = f.v
+	}
+	for k, old := range keep {
+		h[k] = append(old[:len(old):len(old)], h[k]...)
 	}
 }
 
@@ -269,8 +291,8 @@ func notModified(r *http.Request, m *entryMeta) bool {
 		}
 		return false
 	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" && m.hasLastMod {
-		t, err := http.ParseTime(ims)
+	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && m.hasLastMod {
+		t, err := http.ParseTime(ims[0])
 		return err == nil && !m.lastMod.After(t)
 	}
 	return false
