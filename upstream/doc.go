@@ -29,8 +29,9 @@
 //     [Config.Rewrite]) cannot strip what the gateway sets. A header that
 //     a preceding middleware set on the inbound request counts as the
 //     client's: if the client named it in Connection it is removed, so a
-//     spoofed value never passes; middleware that hands values to the
-//     upstream should set them in Rewrite;
+//     spoofed value never passes. To let such middleware headers through,
+//     call [SanitizeConnection] first in the gateway's chain (the client's
+//     nominations are then applied at the entrance), or set them in Rewrite;
 //   - TE: trailers is passed on; an upgrade request keeps its
 //     Connection: Upgrade and Upgrade headers;
 //   - X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and RFC 7239

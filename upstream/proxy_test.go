@@ -102,6 +102,54 @@ func TestConnectionNamedInboundHeader(t *testing.T) {
 	})
 }
 
+// TestSanitizeConnectionAtEntrance: with the client's nominations applied
+// at the gateway's entrance, a header a middleware sets afterwards reaches
+// the upstream, and the spoofed one never does.
+func TestSanitizeConnectionAtEntrance(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		addr := backend(t, echoHeaders)
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		chain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			SanitizeConnection(r.Header) // first in the global chain
+			r2 := r.Clone(r.Context())   // later: an auth middleware
+			r2.Header.Set("X-Consumer-Id", "alice")
+			u.ServeHTTP(w, r2)
+		})
+		front, client := frontend(t, chain)
+		req, _ := http.NewRequest("GET", front.URL, nil)
+		req.Header.Set("Connection", "keep-alive, X-Consumer-ID, X-Other")
+		req.Header.Set("X-Consumer-ID", "spoofed")
+		req.Header.Set("X-Other", "hop")
+		h, _ := getHeaders(t, client, req)
+		assert.Equal(t, []string{"alice"}, h["X-Consumer-Id"])
+		assert.False(t, hasHeader(h, "X-Other"), "nominated header removed at the entrance")
+	})
+}
+
+func TestSanitizeConnection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   http.Header
+		want http.Header
+	}{
+		{"nothing nominated", http.Header{"Connection": {"keep-alive"}, "X-A": {"1"}},
+			http.Header{"Connection": {"keep-alive"}, "X-A": {"1"}}},
+		{"nominated removed, options kept", http.Header{"Connection": {"Upgrade, x-a", "close"}, "X-A": {"1"}, "Upgrade": {"websocket"}},
+			http.Header{"Connection": {"Upgrade, close"}, "Upgrade": {"websocket"}}},
+		{"only nominations", http.Header{"Connection": {"X-A"}, "X-A": {"1"}, "X-B": {"2"}},
+			http.Header{"X-B": {"2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			SanitizeConnection(tt.in)
+			assert.Equal(t, tt.want, tt.in)
+		})
+	}
+}
+
 func TestHopByHopResponseHeaders(t *testing.T) {
 	t.Parallel()
 	forEachPath(t, func(t *testing.T, p transportPath) {

@@ -447,3 +447,46 @@ func singleJoiningSlash(a, b string) string {
 	}
 	return a + b
 }
+
+// SanitizeConnection applies the client's Connection header to h at the
+// gateway's entrance: it deletes the headers the Connection header names
+// (other than the hop-by-hop ones the proxy removes anyway) and keeps only
+// the "close", "keep-alive" and "upgrade" options in Connection.
+//
+// The proxy removes the headers named in Connection from its copy of the
+// inbound request, before adding its own. A header that a middleware set on
+// the inbound request counts as the client's there, so a client that names
+// it in Connection gets it removed (a spoofed value never passes, but
+// neither does the middleware's). Calling SanitizeConnection on the
+// server's request before any middleware runs, first in the global chain,
+// makes such headers survive: the client's nominations are applied once, at
+// the entrance, and middleware headers set afterwards are kept. h is
+// modified in place, so call it only on a request the caller owns; it does
+// not allocate unless Connection names a header.
+func SanitizeConnection(h http.Header) {
+	conn := h["Connection"]
+	if !connNamesHeaders(conn) {
+		return
+	}
+	var keep []string
+	for _, v := range conn {
+		for len(v) > 0 {
+			var tok string
+			tok, v = nextToken(v)
+			switch {
+			case tok == "":
+			case strings.EqualFold(tok, "close"), strings.EqualFold(tok, "keep-alive"), strings.EqualFold(tok, "upgrade"):
+				keep = append(keep, tok)
+			default:
+				if k := http.CanonicalHeaderKey(tok); !hopHeader(k) {
+					delete(h, k)
+				}
+			}
+		}
+	}
+	if len(keep) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(keep, ", ")}
+}

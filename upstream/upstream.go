@@ -43,9 +43,12 @@ type Config struct {
 	// discovery.Static) seeds the set, so the Upstream serves before Run.
 	Discovery Discovery
 
-	// Balancer picks the endpoint of each attempt. Nil means a new
-	// [RoundRobin]. A Balancer that implements [Observer] is told when each
-	// attempt begins and ends.
+	// Balancer picks the endpoint of each attempt from the current set (on a
+	// retry, from the endpoints not yet tried); Pick receives the inbound
+	// request. Nil means a new [RoundRobin]. A Balancer that implements
+	// [Observer] is told when each attempt begins and when its response
+	// headers arrived or it failed (a client that went away is reported as
+	// an error matching context.Canceled).
 	Balancer Balancer
 
 	// Transport sends the requests. Nil means a transport built from this
@@ -65,7 +68,9 @@ type Config struct {
 
 	// ModifyResponse, if non-nil, may change the upstream's response before
 	// it is copied to the client (it is not called for responses consumed by
-	// a retry). An error it returns is answered through ErrorHandler.
+	// a retry). An error it returns is answered through ErrorHandler. It
+	// must not keep res or res.Request after returning: their memory is
+	// reused for later requests.
 	ModifyResponse func(*http.Response) error
 
 	// ErrorHandler answers requests that failed before the response status
