@@ -209,11 +209,3 @@ func (t *p2cTable) prune() {
 	}
 	t.m.Store(&m)
 }
-
-// size returns the number of entries (for tests).
-func (t *p2cTable) size() int {
-	if m := t.m.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}

@@ -182,3 +182,11 @@ func TestP2CPruneKeepsBusyAndRecent(t *testing.T) {
 	tab.prune()
 	assert.Equal(t, 0, tab.size())
 }
+
+// size returns the number of entries.
+func (t *p2cTable) size() int {
+	if m := t.m.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
+}
