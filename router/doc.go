@@ -21,6 +21,7 @@
 //	/{$}                   only "/" itself; /posts/{$} only "/posts/"
 //	GET /users/{id}        GET, and HEAD too (as ServeMux does)
 //	api.example.com/v1/    only for that Host (port stripped, any case)
+//	*.example.com/         any subdomain of example.com (not example.com itself)
 //
 // Matching uses r.Host and r.URL.EscapedPath(): the path is split at its
 // real slashes and each segment is unescaped before being compared with a
@@ -31,7 +32,8 @@
 //
 // Differences from ServeMux, all deliberate: host names match
 // case-insensitively, and IPv6 brackets and a trailing dot are ignored; a
-// pattern host with a port is rejected; there are no redirects (neither
+// pattern host with a port is rejected; a host "*.example.com" matches every
+// subdomain (as in Kong, Envoy and NGINX server_name); there are no redirects (neither
 // "/tree" to "/tree/" nor to a cleaned path: the request gets 404 unless a
 // route matches it as it is); {$} matches only a real trailing slash, not an
 // escaped one; overlapping patterns that ServeMux would refuse to register
@@ -43,8 +45,10 @@
 // When several routes match a request, the first of these rules that tells
 // them apart decides:
 //
-//  1. A route with a host beats a route without one. (Host-less routes are
-//     considered only when no route for the request's host matches.)
+//  1. A route for the request's exact host beats a route for a wildcard
+//     host ("*.example.com"; a longer suffix beats a shorter one), which
+//     beats a route without a host. A less specific host is considered only
+//     when no route for the more specific one matches.
 //  2. The more specific path wins, compared segment by segment from the
 //     left: at the first position where they differ, a literal beats a
 //     {wildcard}, which beats a {rest...} or trailing-slash wildcard. So an

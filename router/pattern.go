@@ -134,7 +134,20 @@ func parsePattern(s string) (*pattern, error) {
 // to requests.
 func canonicalPatternHost(h string) (string, error) {
 	if strings.ContainsAny(h, "{}") {
-		return "", fmt.Errorf("host %q contains a wildcard (hosts are matched exactly)", h)
+		return "", fmt.Errorf("host %q contains a {wildcard} (use *.domain for subdomains)", h)
+	}
+	if rest, ok := strings.CutPrefix(h, "*."); ok {
+		if strings.ContainsAny(rest, "*[]:") || rest == "" || rest == "." {
+			return "", fmt.Errorf("host %q: a wildcard host is *. followed by a domain name", h)
+		}
+		d, err := canonicalPatternHost(rest)
+		if err != nil {
+			return "", err
+		}
+		return "*." + d, nil
+	}
+	if strings.IndexByte(h, '*') >= 0 {
+		return "", fmt.Errorf("host %q: '*' is only allowed as the whole first label (*.example.com)", h)
 	}
 	if strings.HasPrefix(h, "[") {
 		if !strings.HasSuffix(h, "]") {

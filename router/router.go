@@ -70,6 +70,8 @@ type Config struct {
 type Router struct {
 	routes           []Route
 	hosts            map[string]*node
+	hostLens         uint64     // bit len&63 set for every host in hosts: skips most misses
+	wildHosts        []wildHost // "*.example.com" trees, longest suffix first
 	root             *node // host-less routes
 	notFound         http.Handler
 	methodNotAllowed http.Handler
@@ -121,7 +123,18 @@ func New(cfg Config) (*Router, error) {
 			setKey:   "H:" + matcherSetKey(hs) + "\x01Q:" + matcherSetKey(qs),
 		}
 		tree := rt.root
-		if pat.host != "" {
+		if suffix, ok := strings.CutPrefix(pat.host, "*"); ok {
+			tree = nil
+			for _, w := range rt.wildHosts {
+				if w.suffix == suffix {
+					tree = w.tree
+				}
+			}
+			if tree == nil {
+				tree = &node{}
+				rt.wildHosts = append(rt.wildHosts, wildHost{suffix: suffix, tree: tree})
+			}
+		} else if pat.host != "" {
 			if rt.hosts == nil {
 				rt.hosts = make(map[string]*node)
 			}
@@ -129,6 +142,7 @@ func New(cfg Config) (*Router, error) {
 			if tree == nil {
 				tree = &node{}
 				rt.hosts[pat.host] = tree
+				rt.hostLens |= 1 << (len(pat.host) & 63)
 			}
 		}
 		if o := tree.insert(e).add(e); o != nil {
@@ -139,6 +153,10 @@ func New(cfg Config) (*Router, error) {
 	rt.root.finish()
 	for _, n := range rt.hosts {
 		n.finish()
+	}
+	sort.SliceStable(rt.wildHosts, func(i, j int) bool { return len(rt.wildHosts[i].suffix) > len(rt.wildHosts[j].suffix) })
+	for _, w := range rt.wildHosts {
+		w.tree.finish()
 	}
 	return rt, nil
 }
@@ -173,13 +191,26 @@ func (rt *Router) lookup(r *http.Request, p *Params) *entry {
 	if path == "" || path[0] != '/' {
 		return nil
 	}
-	q := request{r: r, method: r.Method, vals: &p.vals}
+	q := request{r: r, method: r.Method, esc: strings.IndexByte(path, '%') >= 0, vals: &p.vals}
 	if q.method == "" {
 		q.method = http.MethodGet
 	}
 	if rt.hosts != nil {
 		if tree := rt.hostTree(r.Host); tree != nil {
 			if e, n := tree.lookup(&q, path[1:], false, 0); e != nil {
+				p.names, p.n = e.names, min(n, len(e.names))
+				return e
+			}
+		}
+	}
+	if len(rt.wildHosts) > 0 {
+		host := canonicalHost(r.Host)
+		for i := range rt.wildHosts {
+			w := &rt.wildHosts[i]
+			if !w.matches(host) {
+				continue
+			}
+			if e, n := w.tree.lookup(&q, path[1:], false, 0); e != nil {
 				p.names, p.n = e.names, min(n, len(e.names))
 				return e
 			}
@@ -245,10 +276,35 @@ var rawPathOK = func() (t [128]bool) {
 	return t
 }()
 
+// wildHost is the trie of the routes for "*.suffix" hosts.
+type wildHost struct {
+	suffix string // ".example.com", lower-case
+	tree   *node
+}
+
+// matches reports whether host (canonical, any case) is a subdomain of the
+// suffix: at least one non-empty label before it.
+func (w *wildHost) matches(host string) bool {
+	n := len(host) - len(w.suffix)
+	if n < 1 {
+		return false
+	}
+	for i := 0; i < len(w.suffix); i++ {
+		c := host[n+i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w.suffix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // hostTree returns the trie for the request's host, or nil.
 func (rt *Router) hostTree(host string) *node {
 	host = canonicalHost(host)
-	if host == "" {
+	if host == "" || rt.hostLens&(1<<(len(host)&63)) == 0 {
 		return nil
 	}
 	for i := 0; i < len(host); i++ {
@@ -327,6 +383,12 @@ func (rt *Router) Allowed(r *http.Request) []string {
 	if rt.hosts != nil {
 		if tree := rt.hostTree(r.Host); tree != nil {
 			tree.allowed(r, path[1:], false, set)
+		}
+	}
+	host := canonicalHost(r.Host)
+	for i := range rt.wildHosts {
+		if w := &rt.wildHosts[i]; w.matches(host) {
+			w.tree.allowed(r, path[1:], false, set)
 		}
 	}
 	rt.root.allowed(r, path[1:], false, set)

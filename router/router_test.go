@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -297,7 +298,12 @@ func TestNewErrors(t *testing.T) {
 		{name: "bad name", routes: []Route{{Pattern: "/{x-y}", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "duplicate name", routes: []Route{{Pattern: "/{x}/{x}", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "host with port", routes: []Route{{Pattern: "example.com:80/x", Handler: h}}, wantErr: ErrInvalidPattern},
-		{name: "host wildcard", routes: []Route{{Pattern: "{h}.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "host {wildcard}", routes: []Route{{Pattern: "{h}.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "host star inside", routes: []Route{{Pattern: "a.*.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "host star alone", routes: []Route{{Pattern: "*/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "host star without dot", routes: []Route{{Pattern: "*example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "host two stars", routes: []Route{{Pattern: "*.*.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "conflict wildcard host case", routes: []Route{{Pattern: "*.Example.com/x", Handler: h}, {Pattern: "*.example.com/x", Handler: h}}, wantErr: ErrConflict},
 		{name: "too many wildcards", routes: []Route{{Pattern: "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "nil handler", routes: []Route{{Pattern: "/x", Name: "users"}}, wantErr: ErrNilHandler, substr: []string{`"users"`, "Handler"}},
 		{name: "matcher without name", routes: []Route{{Pattern: "/x", Handler: h, Headers: []Matcher{{Value: "1"}}}}, wantErr: ErrInvalidMatcher, substr: []string{"Headers[0]"}},
@@ -556,6 +562,7 @@ func TestMatchAllocs(t *testing.T) {
 	}
 	rs = append(rs,
 		Route{Pattern: "Tenant.example.com/t/{id}/", Handler: named("t")},
+		Route{Pattern: "*.apps.example.com/w/{id}", Handler: named("w")},
 		Route{Pattern: "/q/{id}", Handler: named("q"), Headers: []Matcher{{Name: "X-V", Regexp: "[0-9]+"}}, Query: []Matcher{{Name: "a b", Value: "c d"}, {Name: "z", Present: true, Invert: true}}},
 		Route{Pattern: "/q/{id}", Handler: named("q2")},
 	)
@@ -564,6 +571,7 @@ func TestMatchAllocs(t *testing.T) {
 		{"example.com", "/api/rc/123"},
 		{"example.com", "/api/r%63/1%2F2"},
 		{"TENANT.Example.com:8443", "/t/9/a/b/c"},
+		{"Shop.APPS.example.com", "/w/1"},
 		{"example.com", "/q/1?x=1&a+b=c%20d"},
 		{"example.com", "/nope/nothing/here"},
 	} {
@@ -594,6 +602,45 @@ func TestRequestPath(t *testing.T) {
 			t.Parallel()
 			r := &http.Request{URL: &url.URL{Path: tt.path, RawPath: tt.rawPath}}
 			assert.Equal(t, tt.want, requestPath(r))
+		})
+	}
+}
+
+func TestWildcardHosts(t *testing.T) {
+	t.Parallel()
+	rt := mustNew(t, routes(
+		"/users/{id}",
+		"*.example.com/users/{id}",
+		"*.eu.example.com/users/{id}",
+		"api.eu.example.com/users/me",
+		"*.example.com/only-wild",
+		"POST *.example.com/post",
+	))
+	tests := []struct {
+		name, method, target, want, allow string
+	}{
+		{name: "subdomain", target: "http://shop.example.com/users/1", want: "*.example.com/users/{id}"},
+		{name: "deep subdomain", target: "http://a.b.example.com/users/1", want: "*.example.com/users/{id}"},
+		{name: "longer suffix wins", target: "http://x.eu.example.com/users/1", want: "*.eu.example.com/users/{id}"},
+		{name: "exact host wins", target: "http://api.eu.example.com/users/me", want: "api.eu.example.com/users/me"},
+		{name: "exact host falls back to wildcard", target: "http://api.eu.example.com/users/2", want: "*.eu.example.com/users/{id}"},
+		{name: "apex is not a subdomain", target: "http://example.com/users/1", want: "/users/{id}"},
+		{name: "suffix must be a label boundary", target: "http://badexample.com/users/1", want: "/users/{id}"},
+		{name: "case and port", target: "http://SHOP.Example.COM:8080/only-wild", want: "*.example.com/only-wild"},
+		{name: "wildcard falls back to host-less", target: "http://shop.example.com/nope", want: ""},
+		{name: "405 from wildcard host", method: "GET", target: "http://shop.example.com/post", want: "", allow: "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			method := tt.method
+			if method == "" {
+				method = "GET"
+			}
+			got, _ := matchName(t, rt, method, tt.target, nil)
+			assert.Equal(t, tt.want, got, tt.target)
+			req := httptest.NewRequest(method, tt.target, nil)
+			assert.Equal(t, tt.allow, strings.Join(rt.Allowed(req), ","), tt.target)
 		})
 	}
 }

@@ -137,13 +137,14 @@ func (n *node) literal(s string) *node {
 	return nil
 }
 
-// child returns the literal child matching the escaped request segment seg.
-// It does not allocate: an escaped segment is decoded into a stack buffer.
-func (n *node) child(seg string) *node {
+// child returns the literal child matching the escaped request segment seg;
+// esc reports that the request path holds a '%' somewhere. It does not
+// allocate: an escaped segment is decoded into a stack buffer.
+func (n *node) child(seg string, esc bool) *node {
 	if len(n.lits) == 0 {
 		return nil
 	}
-	if strings.IndexByte(seg, '%') < 0 {
+	if !esc || strings.IndexByte(seg, '%') < 0 {
 		if n.litMap != nil {
 			return n.litMap[seg]
 		}
@@ -172,6 +173,7 @@ func (n *node) child(seg string) *node {
 type request struct {
 	r      *http.Request
 	method string
+	esc    bool // the path holds a '%'
 	vals   *[MaxParams]string
 }
 
@@ -193,11 +195,16 @@ func (n *node) lookup(q *request, rem string, done bool, c int) (*entry, int) {
 		}
 		return nil, 0
 	}
+	// A plain loop beats strings.IndexByte's vectorised call on the short
+	// segments of real paths.
 	seg, next, more := rem, "", false
-	if i := strings.IndexByte(rem, '/'); i >= 0 {
-		seg, next, more = rem[:i], rem[i+1:], true
+	for i := 0; i < len(rem); i++ {
+		if rem[i] == '/' {
+			seg, next, more = rem[:i], rem[i+1:], true
+			break
+		}
 	}
-	if ch := n.child(seg); ch != nil {
+	if ch := n.child(seg, q.esc); ch != nil {
 		if e, k := ch.lookup(q, next, !more, c); e != nil {
 			return e, k
 		}
@@ -270,7 +277,7 @@ func (n *node) allowed(r *http.Request, rem string, done bool, set map[string]bo
 	if i := strings.IndexByte(rem, '/'); i >= 0 {
 		seg, next, more = rem[:i], rem[i+1:], true
 	}
-	if ch := n.child(seg); ch != nil {
+	if ch := n.child(seg, true); ch != nil {
 		ch.allowed(r, next, !more, set)
 	}
 	if n.wild != nil && seg != "" {
