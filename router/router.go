@@ -72,7 +72,7 @@ type Router struct {
 	hosts            map[string]*node
 	hostLens         uint64     // bit len&63 set for every host in hosts: skips most misses
 	wildHosts        []wildHost // "*.example.com" trees, longest suffix first
-	root             *node // host-less routes
+	root             *node      // host-less routes
 	notFound         http.Handler
 	methodNotAllowed http.Handler
 }
