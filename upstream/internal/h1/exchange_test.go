@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,10 +225,14 @@ func TestDialCancelledIsNotDialError(t *testing.T) {
 // an upstream does when its keep-alive timeout races a new request.
 func oneShotServer(t *testing.T) *rawServer {
 	return newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
-		if _, _, err := readRequest(br); err != nil {
+		_, b, err := readRequest(br)
+		if err != nil {
 			return
 		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if len(b) == 0 {
+			b = []byte("ok")
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(b))+"\r\n\r\n"+string(b))
 		_, _, _ = readRequest(br)
 	})
 }
@@ -246,7 +251,7 @@ func TestStaleConnRetry(t *testing.T) {
 		{name: "HEAD retried", method: http.MethodHead, wantRetry: true},
 		{name: "POST without GetBody not retried", method: http.MethodPost, body: "x"},
 		{name: "POST with GetBody but not idempotent", method: http.MethodPost, body: "x", getBody: true},
-		{name: "POST with Idempotency-Key and GetBody retried", method: http.MethodPost, body: "x", getBody: true,
+		{name: "POST with Idempotency-Key and GetBody retried", method: http.MethodPost, body: "replayed", getBody: true,
 			header: "Idempotency-Key", wantRetry: true},
 		{name: "PATCH with X-Idempotency-Key, no body, retried", method: http.MethodPatch,
 			header: "X-Idempotency-Key", wantRetry: true},
@@ -277,8 +282,13 @@ func TestStaleConnRetry(t *testing.T) {
 			resp, err := c.RoundTrip(req)
 			if tt.wantRetry {
 				require.NoError(t, err)
+				b, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
 				require.NoError(t, resp.Body.Close())
 				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				if tt.body != "" {
+					assert.Equal(t, tt.body, string(b), "body replayed through GetBody")
+				}
 				assert.Equal(t, int32(2), s.accepted.Load(), "retried on a new connection")
 				return
 			}
@@ -458,4 +468,21 @@ func TestDialTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.True(t, ne.Timeout(), "a dial timeout is a timeout (504)")
 	assert.Equal(t, HostStats{}, c.Stats()["upstream:80"])
+}
+
+func TestExtraBytesAfterResponseNotPooled(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		// An unrequested second response in the same write.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"+
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+		<-s.done
+	})
+	c := newClient(t, Config{})
+	_, body := get(t, c, s.URL())
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, HostStats{}, hostStats(c, s.URL()), "a connection with unread bytes is closed")
 }
