@@ -137,6 +137,12 @@ func TestJWTBadInput(t *testing.T) {
 		{"crit not an array", rs.signHeader(t, map[string]any{"crit": "exp-ext", "exp-ext": 1}, validClaims()), ErrInvalidToken},
 		{"crit lists a registered header", rs.signHeader(t, map[string]any{"crit": []string{"alg"}}, validClaims()), ErrInvalidToken},
 		{"crit lists b64 (RFC 7797)", rs.signHeader(t, map[string]any{"crit": []string{"b64"}, "b64": false}, validClaims()), ErrInvalidToken},
+		{"duplicate claim", rawTokenBytes(t, rs, hdr(), []byte(`{"iss":"`+testIss+`","aud":"api","exp":`+itoa(int(t0.Unix())+60)+`,"sub":"user-1","sub":"admin"}`)), ErrInvalidToken},
+		{"duplicate header parameter", rawTokenBytesHeader(t, rs, []byte(`{"alg":"RS256","kid":"k1","kid":"k2"}`), validClaims()), ErrInvalidToken},
+		{"uppercase ALG is not alg", rawToken(t, rs, map[string]any{"ALG": "RS256", "kid": "k1"}, validClaims()), ErrInvalidToken},
+		{"uppercase ALG none ignored", rawToken(t, rs, hdr("ALG", "none"), validClaims()), nil},
+		{"kid of the wrong type", rawToken(t, rs, hdr("kid", 1), validClaims()), ErrInvalidToken},
+		{"header is a JSON string", rawTokenBytesHeader(t, rs, []byte(`"RS256"`), validClaims()), ErrInvalidToken},
 		{"tampered payload", parts[0] + "." + b64json(with(validClaims(), "sub", "admin")) + "." + parts[2], ErrInvalidToken},
 		{"signature of another key", parts[0] + "." + parts[1] + "." + strings.Split(newSigner(t, "ES256", "k2").sign(t, validClaims()), ".")[2], ErrInvalidToken},
 	}
@@ -162,6 +168,36 @@ func rawTokenBytes(t *testing.T, s *testSigner, header map[string]any, payload [
 	sig, err := algorithms[s.alg].Sign(input, s.priv)
 	require.NoError(t, err)
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func rawTokenBytesHeader(t *testing.T, s *testSigner, header []byte, claims any) string {
+	t.Helper()
+	input := base64.RawURLEncoding.EncodeToString(header) + "." + b64json(claims)
+	sig, err := algorithms[s.alg].Sign(input, s.priv)
+	require.NoError(t, err)
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func TestCountTopLevelKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want int
+	}{
+		{"empty", `{}`, 0},
+		{"flat", `{"a":1,"b":"x"}`, 2},
+		{"nested", `{"a":{"b":1,"c":[{"d":2}]},"e":[1,"f,g"]}`, 2},
+		{"escaped quotes", `{"a\"b":"c\",\"d","e":{}}`, 2},
+		{"escaped backslash before quote", `{"a\\":"\\","b":1}`, 2},
+		{"string values with braces", `{"a":"{","b":"}"}`, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, countTopLevelKeys([]byte(tt.in)))
+		})
+	}
 }
 
 func TestJWTAllAlgorithms(t *testing.T) {

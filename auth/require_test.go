@@ -243,3 +243,20 @@ func TestAuthorization(t *testing.T) {
 		})
 	}
 }
+
+func TestJWTCookieAndStrip(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, "EdDSA", "k")
+	j, err := NewJWT(JWTConfig{Issuer: testIss, Keys: []Key{s.key()}, Cookie: "session", Clock: newTestClock(t0).Now})
+	require.NoError(t, err)
+	g := New(Config{Authenticators: []Authenticator{j}, StripCredentials: true})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: "theme", Value: "dark"})
+	r.AddCookie(&http.Cookie{Name: "session", Value: s.sign(t, validClaims())})
+	var cookies []string
+	g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookies = r.Header.Values("Cookie")
+	})).ServeHTTP(httptest.NewRecorder(), r)
+	assert.Equal(t, []string{"theme=dark"}, cookies, "the token cookie is stripped, others kept")
+	assert.Contains(t, r.Header.Get("Cookie"), "session=", "inbound request untouched")
+}
