@@ -97,21 +97,39 @@
 //
 // # Example
 //
-//	users := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-//		fmt.Fprintln(w, "user", r.PathValue("id"))
-//	})
-//	v2, _ := router.NewSplit(router.SplitConfig{
-//		Targets:      []router.Target{{Name: "stable", Handler: users, Weight: 95}, {Name: "canary", Handler: canary, Weight: 5}},
-//		StickyCookie: "gw_canary",
-//		SetCookie:    true,
-//	})
-//	rt, err := router.New(router.Config{Routes: []router.Route{
-//		{Pattern: "GET /users/{id}", Handler: users},
-//		{Pattern: "GET /users/{id}", Handler: v2, Headers: []router.Matcher{{Name: "X-Api-Version", Value: "2"}}},
-//		{Pattern: "api.example.com/", Handler: api},
-//	}})
-//	if err != nil {
-//		log.Fatal(err)
+//	func main() {
+//		users := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			fmt.Fprintln(w, "user", r.PathValue("id"))
+//		})
+//		usersV2 := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			fmt.Fprintln(w, "user (v2)", r.PathValue("id"))
+//		})
+//		// 5% of users, chosen by a sticky cookie, try v2.
+//		canary, err := router.NewSplit(router.SplitConfig{
+//			Targets: []router.Target{
+//				{Name: "stable", Handler: users, Weight: 95},
+//				{Name: "canary", Handler: usersV2, Weight: 5},
+//			},
+//			StickyCookie: "gw_canary",
+//			SetCookie:    true,
+//		})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		toV2, err := router.RewritePath("/v2/users/{id}")
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		rt, err := router.New(router.Config{Routes: []router.Route{
+//			{Pattern: "GET /users/{id}", Handler: canary},
+//			{Pattern: "GET /users/{id}", Handler: toV2(usersV2),
+//				Headers: []router.Matcher{{Name: "X-Api-Version", Value: "2"}}},
+//			{Pattern: "GET /users/me", Handler: users},
+//			{Pattern: "*.tenants.example.com/", Handler: http.NotFoundHandler()},
+//		}})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		log.Fatal(http.ListenAndServe(":8080", rt))
 //	}
-//	log.Fatal(http.ListenAndServe(":8080", rt))
 package router

@@ -644,3 +644,33 @@ func TestWildcardHosts(t *testing.T) {
 		})
 	}
 }
+
+// TestDocPrecedenceExamples checks the examples listed in doc.go.
+func TestDocPrecedenceExamples(t *testing.T) {
+	t.Parallel()
+	hdr := []Matcher{{Name: "X-Api-Version", Value: "2"}}
+	tests := []struct {
+		loser, winner Route
+	}{
+		{Route{Pattern: "/users/{id}"}, Route{Pattern: "/users/me"}},
+		{Route{Pattern: "GET /users/{id}"}, Route{Pattern: "/users/me"}},
+		{Route{Pattern: "/users/me"}, Route{Pattern: "api.example.com/users/"}},
+		{Route{Pattern: "/users/me"}, Route{Pattern: "GET /users/me"}},
+		{Route{Pattern: "GET /users/me"}, Route{Pattern: "GET /users/me", Headers: hdr}},
+		{Route{Pattern: "GET /users/me"}, Route{Pattern: "GET /users/me", Priority: 5}},
+	}
+	for _, tt := range tests {
+		for _, order := range [][2]Route{{tt.loser, tt.winner}, {tt.winner, tt.loser}} {
+			a, b := order[0], order[1]
+			a.Handler, b.Handler = named("a"), named("b")
+			a.Name, b.Name = "a", "b"
+			rt := mustNew(t, []Route{a, b})
+			want := "a"
+			if b.Pattern == tt.winner.Pattern && b.Priority == tt.winner.Priority && len(b.Headers) == len(tt.winner.Headers) {
+				want = "b"
+			}
+			got, _ := matchName(t, rt, "GET", "http://api.example.com/users/me", http.Header{"X-Api-Version": {"2"}})
+			assert.Equal(t, want, got, "%q vs %q", a.Pattern, b.Pattern)
+		}
+	}
+}
