@@ -67,7 +67,8 @@ type gzState struct {
 // representation's.
 //
 // Responses to HEAD, statuses 204, 206 and 304, 1xx and upgrades, hijacked
-// connections, text/event-stream, responses that already have a
+// connections, responses without a Content-Type (net/http would sniff the
+// compressed bytes), text/event-stream, responses that already have a
 // Content-Encoding or a Content-Range, and responses marked "Cache-Control:
 // no-transform" pass unchanged. Every response of a compressible type gets
 // "Vary: Accept-Encoding", compressed or not, so that shared caches keep

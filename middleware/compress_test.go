@@ -323,4 +323,17 @@ func BenchmarkCompress(b *testing.B) {
 			}
 		})
 	}
+	b.Run("gzip-8KB-parallel", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			w := &discardWriter{h: make(http.Header, 8)}
+			for pb.Next() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	})
 }
