@@ -158,6 +158,11 @@ func New(cfg Config) *Cache {
 		c.queryKeys = append([]string{}, cfg.QueryKeys...)
 	}
 	c.purger, _ = c.store.(Purger)
+	if c.purger != nil {
+		// The store keeps the shared index; a local one would only
+		// duplicate it (and, bounded, could refuse to store).
+		c.ix = nil
+	}
 	if m, ok := c.store.(*Memory); ok {
 		c.mem = m
 		m.subscribe(c.onStoreDeletion)
@@ -230,47 +235,43 @@ loop:
 	}
 }
 
-// PurgeURL deletes every stored response for rawURL (all methods' keys,
-// variants, keyed headers and consumers), and returns how many keys it
-// deleted. rawURL is normalized like keys are (host case, default port,
-// query parameter selection and order).
+// PurgeURL deletes every stored response for rawURL (all variants,
+// keyed headers and consumers) and returns how many keys it deleted.
+// rawURL is normalized like keys are (host case, default port, query
+// parameter selection and order). With a store that implements [Purger]
+// (the Redis store), the store's shared index is used, so the purge
+// reaches entries stored by every instance.
 func (c *Cache) PurgeURL(ctx context.Context, rawURL string) (int, error) {
 	u, err := c.normalizeURL(rawURL)
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.deleteKeys(ctx, c.ix.keysForURL(u))
-	if c.purger != nil {
-		m, perr := c.purger.PurgeURL(ctx, u)
-		n += m
-		err = errors.Join(err, perr)
-	}
-	return n, err
+	return c.purgeNormalized(ctx, u)
+}
+
+// purgeNormalized purges an already normalized URL.
+func (c *Cache) purgeNormalized(ctx context.Context, u string) (int, error) {
+	return c.purge(ctx, c.ix.keysForURL(u), func() (int, error) { return c.purger.PurgeURL(ctx, u) })
 }
 
 // PurgePrefix deletes every stored response whose normalized URL
 // (scheme://host/path?query) starts with prefix, such as
 // "https://example.com/catalog/".
 func (c *Cache) PurgePrefix(ctx context.Context, prefix string) (int, error) {
-	n, err := c.deleteKeys(ctx, c.ix.keysForPrefix(prefix))
-	if c.purger != nil {
-		m, perr := c.purger.PurgePrefix(ctx, prefix)
-		n += m
-		err = errors.Join(err, perr)
-	}
-	return n, err
+	return c.purge(ctx, c.ix.keysForPrefix(prefix), func() (int, error) { return c.purger.PurgePrefix(ctx, prefix) })
 }
 
 // PurgeTag deletes every stored response tagged tag by its TagHeader
 // (Surrogate-Key).
 func (c *Cache) PurgeTag(ctx context.Context, tag string) (int, error) {
-	n, err := c.deleteKeys(ctx, c.ix.keysForTag(tag))
+	return c.purge(ctx, c.ix.keysForTag(tag), func() (int, error) { return c.purger.PurgeTag(ctx, tag) })
+}
+
+func (c *Cache) purge(ctx context.Context, keys []string, viaStore func() (int, error)) (int, error) {
 	if c.purger != nil {
-		m, perr := c.purger.PurgeTag(ctx, tag)
-		n += m
-		err = errors.Join(err, perr)
+		return viaStore()
 	}
-	return n, err
+	return c.deleteKeys(ctx, keys)
 }
 
 func (c *Cache) deleteKeys(ctx context.Context, keys []string) (int, error) {

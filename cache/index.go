@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// index maps stored keys to their URL and tags so that purges by URL,
+// index (nil when the store keeps its own, see [Purger]) maps stored keys to their URL and tags so that purges by URL,
 // prefix and tag find every key, including the variants of a URL and the
 // keys that differ by keyed headers or consumer. It is bounded: when full
 // (after dropping expired records) the Cache does not store new entries,
@@ -38,6 +38,9 @@ func newIndex(max int) *index {
 
 // add records key; it returns false when the index is full.
 func (ix *index) add(key, url string, tags []string, expires, now time.Time) bool {
+	if ix == nil {
+		return true
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if _, ok := ix.keys[key]; ok {
@@ -75,6 +78,9 @@ func removeFrom(m map[string]map[string]struct{}, k, key string) {
 }
 
 func (ix *index) remove(key string) {
+	if ix == nil {
+		return
+	}
 	ix.mu.Lock()
 	ix.removeLocked(key)
 	ix.mu.Unlock()
@@ -94,6 +100,9 @@ func (ix *index) removeLocked(key string) {
 
 // sweep drops records whose entries have expired from the store.
 func (ix *index) sweep(now time.Time) {
+	if ix == nil {
+		return
+	}
 	ix.mu.Lock()
 	ix.sweepLocked(now)
 	ix.mu.Unlock()
@@ -108,24 +117,36 @@ func (ix *index) sweepLocked(now time.Time) {
 }
 
 func (ix *index) len() int {
+	if ix == nil {
+		return 0
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return len(ix.keys)
 }
 
 func (ix *index) keysForURL(url string) []string {
+	if ix == nil {
+		return nil
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return setKeys(ix.byURL[url])
 }
 
 func (ix *index) keysForTag(tag string) []string {
+	if ix == nil {
+		return nil
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return setKeys(ix.byTag[tag])
 }
 
 func (ix *index) keysForPrefix(prefix string) []string {
+	if ix == nil {
+		return nil
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var out []string

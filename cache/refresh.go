@@ -180,15 +180,3 @@ func originOf(u string) string {
 	return u
 }
 
-// purgeNormalized purges an already normalized URL.
-func (c *Cache) purgeNormalized(ctx context.Context, u string) (int, error) {
-	n, err := c.deleteKeys(ctx, c.ix.keysForURL(u))
-	if c.purger != nil {
-		m, perr := c.purger.PurgeURL(ctx, u)
-		n += m
-		if err == nil {
-			err = perr
-		}
-	}
-	return n, err
-}
