@@ -79,6 +79,11 @@ func (u *Upstream) newCall(w http.ResponseWriter) *call {
 }
 
 func (u *Upstream) releaseCall(c *call) {
+	// A transport may still read the request body after the handler
+	// returned (http.Transport's writer after an early response); reading
+	// the server's body then is not allowed (net/http issue 46866), so the
+	// wrapper is closed: later reads fail instead.
+	_ = c.body.Close()
 	if !u.poolCalls {
 		return
 	}
@@ -154,7 +159,10 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	res, ep, attempts, err := u.roundTrip(r, out, eps, rp, c)
+	res, ep, attempts, last, err := u.roundTrip(r, out, eps, rp, c)
+	if last != c {
+		defer last.body.Close() // a retry's call; see releaseCall
+	}
 	if info != nil {
 		info.UpstreamAddr = ep.Addr
 		info.Attempts = attempts
@@ -171,9 +179,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // roundTrip sends out to endpoints until an attempt succeeds or may not be
-// retried. It returns the response, the endpoint of the last attempt and
-// the number of attempts.
-func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, c *call) (*http.Response, Endpoint, int, error) {
+// retried. It returns the response, the endpoint of the last attempt, the
+// number of attempts and the call state of the last attempt.
+func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, c *call) (*http.Response, Endpoint, int, *call, error) {
 	var tried []Endpoint // allocated only on the retry path
 	var ep Endpoint
 	for attempt := 1; ; attempt++ {
@@ -184,7 +192,7 @@ func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, 
 		var err error
 		ep, err = u.bal.Pick(in, cand)
 		if err != nil {
-			return nil, ep, attempt - 1, err
+			return nil, ep, attempt - 1, c, err
 		}
 		out.URL.Scheme, out.URL.Host = u.scheme, ep.Addr
 		var start time.Time
@@ -199,15 +207,15 @@ func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, 
 		}
 		if err != nil {
 			if ctxErr := in.Context().Err(); ctxErr != nil {
-				return nil, ep, attempt, ctxErr
+				return nil, ep, attempt, c, ctxErr
 			}
 			if attempt > u.cfg.Retries || !isDialError(err) || !bodyIntact(out, rp, c) {
-				return nil, ep, attempt, err
+				return nil, ep, attempt, c, err
 			}
 			u.logRetry(in, ep, attempt, err, 0)
 		} else {
 			if attempt > u.cfg.Retries || rp == nil || !u.retryStatus(res.StatusCode) {
-				return res, ep, attempt, nil
+				return res, ep, attempt, c, nil
 			}
 			drainClose(res.Body)
 			u.logRetry(in, ep, attempt, nil, res.StatusCode)

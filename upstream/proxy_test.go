@@ -718,3 +718,46 @@ func mustRequest(t *testing.T, method, target string, body io.Reader) *http.Requ
 	require.NoError(t, err)
 	return req
 }
+
+// bodyStash is a RoundTripper that remembers the request body it was given
+// and delegates to next.
+type bodyStash struct {
+	next http.RoundTripper
+	body io.ReadCloser
+}
+
+func (s *bodyStash) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.body = r.Body
+	return s.next.RoundTrip(r)
+}
+
+func (s *bodyStash) CloseIdleConnections() {
+	if c, ok := s.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// TestRequestBodyClosedAfterServe: once ServeHTTP returned, the outbound
+// body no longer reads the server's request body (net/http issue 46866),
+// even if the upstream answered without reading it.
+func TestRequestBodyClosedAfterServe(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted) // body never read
+		})
+		cfg := withDefaults(Config{})
+		var next http.RoundTripper = newFastTransport(&cfg)
+		if p.std {
+			next = newStdTransport(&cfg)
+		}
+		stash := &bodyStash{next: next}
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), Transport: stash})
+		rec := httptest.NewRecorder()
+		u.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("b", 1<<10))))
+		assert.Equal(t, http.StatusAccepted, rec.Code)
+		require.NotNil(t, stash.body)
+		_, err := stash.body.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, errBodyReadAfterClose)
+	})
+}
