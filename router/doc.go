@@ -95,6 +95,27 @@
 // touching the inbound request, rejecting results with dot or empty
 // segments with 400.
 //
+// # Path rewrites
+//
+// The rewrite middlewares ([StripPrefix], [ReplacePrefix], [RewritePath]) change only the request's URL path. They
+// never modify the inbound request: like [net/http.StripPrefix] they pass on
+// a shallow copy of the *http.Request with its own copy of the *url.URL
+// (r.Clone would deep-copy headers for no benefit). The copy shares the
+// inbound request's header map, context, body and path values; handlers
+// after the rewrite must not call SetPathValue on it expecting the inbound
+// request to stay unchanged. RequestURI keeps the inbound value.
+//
+// They work on the escaped path (url.URL.EscapedPath), set URL.RawPath to
+// the escaped result when it differs from the default encoding (and clear it
+// otherwise), so Path and RawPath stay consistent. A result that contains a
+// "." or ".." segment (also when escaped, as %2e), an empty segment ("//"),
+// or that does not start with "/", is rejected with a 400 problem+json
+// response before the next handler runs: a rewrite must never let a client
+// reach a path the route did not intend.
+//
+// The middleware they return is immutable and safe for simultaneous use by
+// multiple goroutines.
+//
 // # Example
 //
 //	func main() {

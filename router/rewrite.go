@@ -14,22 +14,6 @@ import (
 // [RewritePath] for a bad prefix or template.
 var ErrInvalidRewrite = errors.New("router: invalid rewrite")
 
-// The rewrite middlewares below change only the request's URL path. They
-// never modify the inbound request: like [net/http.StripPrefix] they pass on
-// a shallow copy of the *http.Request with its own copy of the *url.URL
-// (r.Clone would deep-copy headers for no benefit). The copy shares the
-// inbound request's header map, context, body and path values; handlers
-// after the rewrite must not call SetPathValue on it expecting the inbound
-// request to stay unchanged. RequestURI keeps the inbound value.
-//
-// They work on the escaped path (url.URL.EscapedPath), set URL.RawPath to
-// the escaped result when it differs from the default encoding (and clear it
-// otherwise), so Path and RawPath stay consistent. A result that contains a
-// "." or ".." segment (also when escaped, as %2e), an empty segment ("//"),
-// or that does not start with "/", is rejected with a 400 problem+json
-// response before the next handler runs: a rewrite must never let a client
-// reach a path the route did not intend.
-
 // StripPrefix returns middleware that removes prefix from the request path,
 // like [net/http.StripPrefix] but on whole segments: prefix "/api" strips
 // "/api" and "/api/users" (to "/" and "/users") but not "/apis". A request

@@ -674,3 +674,32 @@ func TestDocPrecedenceExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	rt := mustNew(t, benchRoutes(200))
+	reqs := benchRequests(200)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				src := reqs[(g+i)&15]
+				req := src.Clone(src.Context())
+				rec := httptest.NewRecorder()
+				rt.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Errorf("%s %s: %d", req.Method, req.URL, rec.Code)
+					return
+				}
+				if _, _, ok := rt.Match(src); !ok {
+					t.Errorf("no match for %s", src.URL)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
