@@ -34,8 +34,9 @@ type BasicConfig struct {
 	// CacheTTL is how long a successful check is remembered (keyed by a
 	// SHA-256 digest of the credentials, never the password) so that a
 	// busy client does not pay bcrypt on every request; zero means one
-	// minute. CacheEntries bounds that cache; zero means 1,000.
-	CacheTTL     time.Duration
+	// minute.
+	CacheTTL time.Duration
+	// CacheEntries bounds that cache; zero means 1,000.
 	CacheEntries int
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time

@@ -21,10 +21,11 @@ type IntrospectionConfig struct {
 	// URL is the authorization server's introspection endpoint (RFC 7662
 	// §2); required.
 	URL string
-	// ClientID and ClientSecret authenticate the gateway to the
-	// introspection endpoint with HTTP Basic (client credentials, RFC 6749
+	// ClientID is the gateway's client ID at the authorization server,
+	// sent with ClientSecret by HTTP Basic (client credentials, RFC 6749
 	// §2.3.1). Empty means the call is unauthenticated.
-	ClientID     string
+	ClientID string
+	// ClientSecret is the secret for ClientID; never logged.
 	ClientSecret string
 	// HTTPClient makes the introspection calls; nil means a client with
 	// http.DefaultTransport.
@@ -33,18 +34,23 @@ type IntrospectionConfig struct {
 	// times out or fails makes the request fail with 503: the
 	// authorization server, not the client, is at fault.
 	Timeout time.Duration
-	// Issuer and Audience, if set, must match the response's iss and be
-	// contained in its aud. Empty means not checked.
-	Issuer   string
+	// Issuer, if set, must equal the response's iss; empty means not
+	// checked.
+	Issuer string
+	// Audience, if set, must be contained in the response's aud; empty
+	// means not checked.
 	Audience string
 	// Realm is the realm of the Bearer challenge; empty means "gateway".
 	Realm string
 	// CacheTTL caps how long an active token is cached (never past its
-	// exp); zero means 5 minutes. NegativeTTL is how long an inactive token
-	// is remembered; zero means 10 seconds. CacheEntries bounds both; zero
-	// means 10,000. Tokens are cached under their SHA-256 digest.
-	CacheTTL     time.Duration
-	NegativeTTL  time.Duration
+	// exp); zero means 5 minutes. Tokens are cached under their SHA-256
+	// digest, never in plaintext.
+	CacheTTL time.Duration
+	// NegativeTTL is how long an inactive token is remembered; zero means
+	// 10 seconds.
+	NegativeTTL time.Duration
+	// CacheEntries bounds the positive and negative cache together; zero
+	// means 10,000.
 	CacheEntries int
 	// ConsumerClaim names the response member used as
 	// [Identity.ConsumerID]; empty means "sub", falling back to "username"

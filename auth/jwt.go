@@ -90,13 +90,24 @@ type JWKSConfig struct {
 // shorthand (Issuer, Audience, JWKSURL or Keys, Algorithms) or list
 // Issuers; both may be used together.
 type JWTConfig struct {
-	// Issuer, Audience, JWKSURL, Discover, Keys and Algorithms form one
-	// [Issuer] entry when Issuer, JWKSURL or Keys is set.
-	Issuer     string
-	Audience   string
-	JWKSURL    string
-	Discover   bool
-	Keys       []Key
+	// Issuer is the shorthand single issuer's expected iss claim. The
+	// shorthand fields (Issuer, Audience, JWKSURL, Discover, Keys,
+	// Algorithms) form one [Issuer] entry when Issuer, JWKSURL, Keys or
+	// Discover is set; see [Issuer] for each field's meaning. Empty Issuer
+	// with static Keys and no Issuers means tokens are not matched on iss.
+	Issuer string
+	// Audience is the shorthand issuer's required aud value; empty means
+	// aud is not checked.
+	Audience string
+	// JWKSURL is the shorthand issuer's key set URL; empty means none.
+	JWKSURL string
+	// Discover enables OIDC discovery for the shorthand issuer; default
+	// false.
+	Discover bool
+	// Keys are the shorthand issuer's static keys; nil means none.
+	Keys []Key
+	// Algorithms is the shorthand issuer's allowlist; nil means derived
+	// as documented on [Issuer.Algorithms].
 	Algorithms []string
 	// Issuers lists further trusted issuers; a token is matched to one by
 	// its iss claim.
@@ -119,10 +130,12 @@ type JWTConfig struct {
 	// understands when they appear in "crit" (RFC 7515 §4.1.11). Empty
 	// means none: any token with a crit header is rejected.
 	CriticalHeaders []string
-	// CacheEntries and CacheBytes bound the verified-token cache; zero
-	// means DefaultCacheEntries (10,000) and DefaultCacheBytes (32 MiB).
+	// CacheEntries bounds the number of verified tokens cached; zero means
+	// DefaultCacheEntries (10,000).
 	CacheEntries int
-	CacheBytes   int64
+	// CacheBytes bounds the approximate memory of the verified-token
+	// cache; zero means DefaultCacheBytes (32 MiB).
+	CacheBytes int64
 	// CacheMaxAge caps how long a verified token is served from the cache
 	// (it never outlives the token's exp); zero means DefaultCacheMaxAge
 	// (5m).

@@ -232,7 +232,7 @@ func (g *Guard) deny(w http.ResponseWriter, r *http.Request, a Authenticator, er
 		status = sc.HTTPStatus()
 	}
 	detail := "authentication required"
-	if s != nil {
+	if s != nil && s != ErrNoCredentials {
 		detail = s.detail
 	}
 	h := w.Header()
