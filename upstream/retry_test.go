@@ -245,3 +245,45 @@ func httptestRecorder(h http.Handler, target string) *httptest.ResponseRecorder 
 	h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
 	return rec
 }
+
+// TestRequestsDuringSwaps runs requests while Run swaps the endpoint set, for
+// the race detector: ServeHTTP reads the snapshot without locks.
+func TestRequestsDuringSwaps(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		a := backend(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "a") })
+		b := backend(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "b") })
+		updates := make(chan []Endpoint)
+		u := newTestUpstream(t, p, Config{Discovery: chanDiscovery(updates)})
+		ctx, cancel := context.WithCancel(context.Background())
+		runErr := make(chan error, 1)
+		go func() { runErr <- u.Run(ctx) }()
+		updates <- []Endpoint{{Addr: a}}
+
+		var wg sync.WaitGroup
+		var bad atomic.Int64
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 25 {
+					rec := httptestRecorder(u, "/")
+					if rec.Code != http.StatusOK || (rec.Body.String() != "a" && rec.Body.String() != "b") {
+						bad.Add(1)
+					}
+				}
+			}()
+		}
+		for i := range 20 {
+			if i%2 == 0 {
+				updates <- []Endpoint{{Addr: b}}
+			} else {
+				updates <- []Endpoint{{Addr: a}, {Addr: b}}
+			}
+		}
+		wg.Wait()
+		cancel()
+		require.NoError(t, <-runErr)
+		assert.Equal(t, int64(0), bad.Load(), "every request served by a live endpoint")
+	})
+}

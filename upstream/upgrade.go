@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -126,6 +127,11 @@ wait:
 	}
 }
 
+// upgradeBufPool holds the buffers of upgraded connections. They are held
+// for a connection's whole life (a blocked Read keeps its buffer), so they
+// are smaller than response copy buffers: 16 KiB per WebSocket in all.
+var upgradeBufPool = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
+
 // copyConn copies src to dst, recording the time of each transfer in last,
 // and signals done when either side fails or src ends.
 func (u *Upstream) copyConn(dst io.Writer, src io.Reader, last *atomic.Int64, done chan<- struct{}) {
@@ -136,8 +142,8 @@ func (u *Upstream) copyConn(dst io.Writer, src io.Reader, last *atomic.Int64, do
 		}
 		done <- struct{}{}
 	}()
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
+	bp := upgradeBufPool.Get().(*[]byte)
+	defer upgradeBufPool.Put(bp)
 	buf := *bp
 	for {
 		n, err := src.Read(buf)
