@@ -11,7 +11,8 @@ import (
 	"github.com/gatewaykit/gateway/internal/respwriter"
 )
 
-// CompressConfig configures [Compress].
+// CompressConfig configures [Compress]. Compress copies it when called;
+// later changes to Types have no effect.
 type CompressConfig struct {
 	// Level is the gzip compression level, from 1 (fastest) to 9
 	// (smallest). Zero: [compress/gzip.DefaultCompression] (level 6).

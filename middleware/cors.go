@@ -10,7 +10,8 @@ import (
 	"github.com/gatewaykit/gateway/internal/respwriter"
 )
 
-// CORSConfig configures [CORS].
+// CORSConfig configures [CORS]. CORS compiles it when called; later
+// changes to the config or its slices have no effect.
 type CORSConfig struct {
 	// AllowedOrigins lists the origins that may make cross-origin requests:
 	// exact origins ("https://app.example.com", "http://localhost:3000"),

@@ -8,6 +8,7 @@ import (
 
 // HeaderOps are the header changes applied to one message, in this order:
 // Remove, then Set, then Add. Header names are matched case-insensitively.
+// The zero value changes nothing.
 type HeaderOps struct {
 	// Remove lists header names to delete. Nil: none.
 	Remove []string
@@ -18,7 +19,8 @@ type HeaderOps struct {
 	Add http.Header
 }
 
-// HeaderRules configures [Headers].
+// HeaderRules configures [Headers]. Headers copies the rules when called;
+// later changes to the maps and slices have no effect.
 type HeaderRules struct {
 	// Request changes the headers of the request passed on (and so sent
 	// upstream). Setting "Host" changes the request's Host; other
@@ -97,8 +99,8 @@ func (c *compiledOps) apply(h http.Header) {
 //
 // Request changes are made on a clone of the header map in a shallow copy
 // of the request: the inbound request is never modified. Response changes
-// run through [respwriter.Writer]'s OnHeader hook, right before the status
-// goes out; when the handler writes nothing, Headers sends the 200 itself so
+// run in a hook of the project's one ResponseWriter wrapper, right before
+// the status goes out; when the handler writes nothing, Headers sends the 200 itself so
 // that the changes still apply. Hijacked connections get no response
 // changes.
 //

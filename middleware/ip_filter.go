@@ -7,7 +7,8 @@ import (
 	"github.com/gatewaykit/gateway/internal/problem"
 )
 
-// IPFilterConfig configures [IPFilter].
+// IPFilterConfig configures [IPFilter]. IPFilter compiles the prefixes
+// when called; later changes to the slices have no effect.
 type IPFilterConfig struct {
 	// Allow lists the networks that may pass. Empty (the default) allows
 	// every address that Deny does not list.

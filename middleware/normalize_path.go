@@ -8,7 +8,8 @@ import (
 	"github.com/gatewaykit/gateway/internal/problem"
 )
 
-// PathConfig configures [NormalizePath].
+// PathConfig configures [NormalizePath]; its zero value is the strict
+// default. NormalizePath copies it.
 type PathConfig struct {
 	// AllowEncodedSlash keeps percent-encoded slashes and backslashes (%2F,
 	// %5C, and a raw backslash, which is encoded as %5C) in a path as opaque

@@ -8,7 +8,8 @@ import (
 	"github.com/gatewaykit/gateway/internal/reqinfo"
 )
 
-// RealIPConfig configures [RealIP].
+// RealIPConfig configures [RealIP]. RealIP copies what it needs when it is
+// called; later changes to the config or its slices have no effect.
 type RealIPConfig struct {
 	// TrustedProxies are the networks of the proxies and load balancers in
 	// front of the gateway whose forwarding header is believed. Empty (the
