@@ -24,6 +24,7 @@ type call struct {
 	url   url.URL
 	body  inBody
 	trace httptrace.ClientTrace
+	pr    ProxyRequest // for Rewrite, kept here to avoid an allocation
 
 	mu   sync.Mutex // protects done and writes to w from Got1xxResponse
 	done bool       // RoundTrip returned: w belongs to the handler again
@@ -145,9 +146,10 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if u.cfg.Rewrite != nil {
-		pr := ProxyRequest{In: r, Out: out}
-		u.cfg.Rewrite(&pr)
-		out = pr.Out
+		c.pr = ProxyRequest{In: r, Out: out}
+		u.cfg.Rewrite(&c.pr)
+		out = c.pr.Out
+		c.pr = ProxyRequest{}
 	}
 
 	var rp *replay
@@ -184,16 +186,22 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, c *call) (*http.Response, Endpoint, int, *call, error) {
 	var tried []Endpoint // allocated only on the retry path
 	var ep Endpoint
+	var lastErr error // of the previous attempt, when it failed to connect
 	for attempt := 1; ; attempt++ {
 		cand := eps
 		if tried != nil {
 			cand = remaining(eps, tried)
 		}
-		var err error
-		ep, err = u.bal.Pick(in, cand)
+		picked, err := u.bal.Pick(in, cand)
 		if err != nil {
+			if lastErr != nil {
+				// The balancer has nothing left to retry on: the failure
+				// of the last attempt is the answer.
+				return nil, ep, attempt - 1, c, lastErr
+			}
 			return nil, ep, attempt - 1, c, err
 		}
+		ep = picked
 		out.URL.Scheme, out.URL.Host = u.scheme, ep.Addr
 		var start time.Time
 		if u.obs != nil {
@@ -213,12 +221,14 @@ func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, 
 				return nil, ep, attempt, c, err
 			}
 			u.logRetry(in, ep, attempt, err, 0)
+			lastErr = err
 		} else {
 			if attempt > u.cfg.Retries || rp == nil || !u.retryStatus(res.StatusCode) {
 				return res, ep, attempt, c, nil
 			}
 			drainClose(res.Body)
 			u.logRetry(in, ep, attempt, nil, res.StatusCode)
+			lastErr = nil
 		}
 		u.stats.retries.Add(1)
 		tried = append(tried, ep)
@@ -265,7 +275,9 @@ func (u *Upstream) nextAttempt(in, prev *http.Request, rp *replay, pc *call) (*h
 	c := &call{w: pc.w}
 	c.url = *prev.URL
 	c.trace.Got1xxResponse = c.got1xx
-	out := prev.WithContext(httptrace.WithClientTrace(in.Context(), &c.trace))
+	// prev's context keeps what Rewrite may have added; its trace hook is
+	// composed with the new one and is a no-op (its call is done).
+	out := prev.WithContext(httptrace.WithClientTrace(prev.Context(), &c.trace))
 	out.URL = &c.url
 	switch {
 	case rp != nil:
