@@ -168,11 +168,13 @@ func (rt *Router) Routes() []Route {
 }
 
 // Match returns the route that serves r, its wildcard values and true, or
-// false when no route matches. It reads r.Host (port stripped, lower-cased),
-// r.Method, r.URL.EscapedPath(), r.Header and r.URL.RawQuery, does not
-// modify r and does not allocate (except to decode an escaped query value
-// tested by a Regexp matcher). The returned *Route belongs to the Router and
-// must not be modified.
+// false when no route matches. It reads r.Host (port stripped, lower-cased;
+// not r.URL.Host, as ServeMux), r.Method (empty means GET),
+// r.URL.EscapedPath(), r.Header and r.URL.RawQuery, does not modify r and
+// does not allocate, except in two rare cases: a decoded path holding a
+// literal '%' without a usable RawPath (EscapedPath must re-escape it), and
+// an escaped query value tested by a Regexp matcher. The returned *Route
+// belongs to the Router and must not be modified.
 //
 // Match does not clean the path: "..", "//" and escaped separators must be
 // rejected or normalised before it. An escaped slash (%2F) never separates
