@@ -8,6 +8,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"testing"
+
+	"github.com/gatewaykit/gateway/internal/reqinfo"
 )
 
 // discardWriter is a minimal ResponseWriter that keeps nothing, so the
@@ -72,12 +74,14 @@ func BenchmarkProxy(b *testing.B) {
 	}
 
 	handlers := []struct {
-		name string
-		h    http.Handler
+		name    string
+		h       http.Handler
+		reqinfo bool
 	}{
-		{"upstream/h1", fast},
-		{"upstream/transport", std},
-		{"httputil.ReverseProxy", rp},
+		{"upstream/h1", fast, false},
+		{"upstream/h1+reqinfo", fast, true},
+		{"upstream/transport", std, false},
+		{"httputil.ReverseProxy", rp, false},
 	}
 	for _, hh := range handlers {
 		b.Run(hh.name, func(b *testing.B) {
@@ -85,6 +89,12 @@ func BenchmarkProxy(b *testing.B) {
 			req.RemoteAddr = "192.0.2.1:51234"
 			req.Header.Set("User-Agent", "bench/1.0")
 			req.Header.Set("Accept", "application/json")
+			if hh.reqinfo {
+				// As behind the gateway's RequestID middleware.
+				var info *reqinfo.Info
+				req, info = reqinfo.Ensure(req)
+				info.RequestID = "0123456789abcdef"
+			}
 			w := &discardWriter{h: make(http.Header)}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
