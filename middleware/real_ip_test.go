@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -168,6 +169,54 @@ func BenchmarkRealIP(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// FuzzRealIP checks that whatever the header holds, the resolved client is
+// the peer or an address that literally appears in the header, and that
+// with an untrusted peer the header is never believed.
+func FuzzRealIP(f *testing.F) {
+	for _, s := range []string{
+		"1.2.3.4", "6.6.6.6, 198.51.100.7, 10.1.1.1", "garbage, 10.0.0.1", "[2001:db8::1]:80",
+		`for=198.51.100.7;proto=https, for="[2001:db8::1]:4711"`, `for="x,y";by=1, for=unknown`, `for="\"`, ";;,,",
+	} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	trusted := newIPRanges(prefixes("10.0.0.0/8", "2001:db8:ffff::/48"), "test")
+	f.Fuzz(func(t *testing.T, value string, forwarded bool) {
+		header, kind := "X-Forwarded-For", kindXFF
+		if forwarded {
+			header, kind = "Forwarded", kindForwarded
+		}
+		for _, remote := range []string{"10.0.0.2:1", "203.0.113.5:1"} {
+			req := &http.Request{RemoteAddr: remote, Header: http.Header{header: {value}}}
+			got := resolveClientIP(req, &trusted, header, kind)
+			peer := netip.MustParseAddrPort(remote).Addr()
+			if !trusted.contains(peer) {
+				require.Equal(t, peer, got, "untrusted peer: header %q ignored", value)
+				continue
+			}
+			if got == peer {
+				continue
+			}
+			require.True(t, got.IsValid())
+			// The address must be spelled somewhere in the header.
+			appears := false
+			for _, form := range []string{got.String(), strings.ToUpper(got.String())} {
+				if strings.Contains(value, form) {
+					appears = true
+				}
+			}
+			if !appears { // a mapped or zero-padded spelling; re-parse every token
+				for _, tok := range strings.FieldsFunc(value, func(r rune) bool { return strings.ContainsRune(",;= \t\"", r) }) {
+					if a, ok := parseNode(tok); ok && a == got {
+						appears = true
+					}
+				}
+			}
+			require.True(t, appears, "client %s not in header %q", got, value)
 		}
 	})
 }
