@@ -57,7 +57,8 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		lifetime := c.lifetime(m)
 		switch c.usability(m, &rd, age, lifetime) {
 		case useFresh:
-			hv := m.hitValues(c.name, secondsOf(age), secondsOf(lifetime-age))
+			ageS := secondsOf(age)
+			hv := m.hitValues(c.name, ageS, secondsOf(lifetime)-ageS)
 			c.writeEntry(w, r, e, m, hv.ageV, hv.statusV)
 			c.event(EventHit)
 			return
@@ -196,10 +197,8 @@ func staleIfError(m *entryMeta, rd *directives, staleness time.Duration) bool {
 }
 
 func (c *Cache) writeStale(w http.ResponseWriter, r *http.Request, e *Entry, m *entryMeta, age, lifetime time.Duration, detail string) {
-	ttl := secondsOf(lifetime - age)
-	if lifetime < age {
-		ttl = -secondsOf(age - lifetime)
-	}
+	// ttl is negative for a stale response (RFC 9211 §2.5).
+	ttl := secondsOf(lifetime) - secondsOf(age)
 	c.writeEntry(w, r, e, m, []string{strconv.FormatInt(secondsOf(age), 10)},
 		m.statusValue(c.name+"; hit; ttl="+strconv.FormatInt(ttl, 10)+"; detail="+detail))
 }
