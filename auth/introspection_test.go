@@ -212,3 +212,32 @@ func TestIntrospectionCollapsesConcurrentCalls(t *testing.T) {
 	// Callers that arrived after the first call finished hit the cache.
 	assert.Equal(t, int64(1), as.calls.Load())
 }
+
+func TestJWTThenIntrospection(t *testing.T) {
+	t.Parallel()
+	as := newAuthServer(t, map[string]map[string]any{"opaque-1": {"active": true, "sub": "svc-opaque"}})
+	in, err := NewIntrospection(IntrospectionConfig{URL: as.URL, ClientID: "gateway", ClientSecret: "s3cret"})
+	require.NoError(t, err)
+	s := newSigner(t, "ES256", "k")
+	j, err := NewJWT(JWTConfig{Issuer: testIss, Keys: []Key{s.key()}, Clock: newTestClock(t0).Now, PassOpaqueTokens: true})
+	require.NoError(t, err)
+	h := Require(j, in)(okHandler())
+	tests := []struct {
+		name     string
+		token    string
+		status   int
+		consumer string
+	}{
+		{"JWT goes to the JWT check", s.sign(t, validClaims()), 200, "user-1"},
+		{"opaque token goes to introspection", "opaque-1", 200, "svc-opaque"},
+		{"bad JWT is not introspected", s.sign(t, validClaims()) + "x", 401, ""},
+		{"unknown opaque token", "opaque-2", 401, ""},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, bearer(tt.token))
+		assert.Equal(t, tt.status, rec.Code, tt.name)
+		assert.Equal(t, tt.consumer, rec.Header().Get("X-Seen-Consumer"), tt.name)
+	}
+	assert.Equal(t, int64(2), as.calls.Load(), "only opaque tokens reach the authorization server")
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,7 +187,15 @@ func (ks *keySet) refresh(ctx context.Context, force bool) *flight {
 	fctx, cancel := context.WithTimeout(base, ks.opts.FetchTimeout)
 	go func() { // ends with the fetch, bounded by FetchTimeout
 		defer cancel()
-		f.snap, f.err = ks.fetch(fctx)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					f.err = fmt.Errorf("%w: panic: %v", errSourceFailed, p)
+					ks.logger.Error("auth: jwks refresh panicked", "issuer", ks.issuer, "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			f.snap, f.err = ks.fetch(fctx)
+		}()
 		ks.mu.Lock()
 		ks.flight = nil
 		ks.mu.Unlock()

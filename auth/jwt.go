@@ -121,6 +121,12 @@ type JWTConfig struct {
 	// MaxTokenSize caps the token length in bytes; zero means
 	// DefaultMaxTokenSize (8 KiB).
 	MaxTokenSize int
+	// PassOpaqueTokens, when true, leaves a bearer token that is not shaped
+	// like a compact JWS (three dot-separated segments) to the next
+	// authenticator, so that Require(jwt, introspection) sends JWTs to
+	// the JWT check and opaque tokens to [Introspection]. Default false: such
+	// a token is rejected as invalid.
+	PassOpaqueTokens bool
 	// Cookie, if set, names a cookie read for the token when the request
 	// has no Authorization header. Empty means the header only.
 	Cookie string
@@ -162,6 +168,7 @@ type JWT struct {
 	anyIssuer *issuer // the single issuer with Issuer == ""
 	maxSize   int
 	cookie    string
+	opaque    bool
 	challenge string
 	crit      []string
 	cache     *identityCache
@@ -191,6 +198,7 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		issuers:   make(map[string]*issuer),
 		maxSize:   cfg.MaxTokenSize,
 		cookie:    cfg.Cookie,
+		opaque:    cfg.PassOpaqueTokens,
 		crit:      cfg.CriticalHeaders,
 		maxAge:    cfg.CacheMaxAge,
 		now:       cfg.Clock,
@@ -372,6 +380,9 @@ func (j *JWT) token(r *http.Request) (string, error) {
 	if tok == "" {
 		return "", fmt.Errorf("%w: empty bearer token", ErrInvalidToken)
 	}
+	if j.opaque && strings.Count(tok, ".") != 2 {
+		return "", ErrNoCredentials
+	}
 	return tok, nil
 }
 
@@ -525,6 +536,7 @@ func (j *JWT) Run(ctx context.Context) error {
 	for _, ks := range j.remote {
 		wg.Go(func() { ks.run(ctx) })
 	}
+	<-ctx.Done()
 	wg.Wait()
 	return nil
 }
