@@ -215,3 +215,18 @@ func BenchmarkRewrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNew measures compiling a table (what a Reload pays).
+func BenchmarkNew(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run("routes="+strconv.Itoa(n), func(b *testing.B) {
+			rs := benchRoutes(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := New(Config{Routes: rs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

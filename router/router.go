@@ -95,7 +95,7 @@ func New(cfg Config) (*Router, error) {
 		if r.Name == "" {
 			r.Name = r.Pattern
 		}
-		where := fmt.Sprintf("route %d (%q)", i, r.Name)
+		where := routeRef{i, r.Name}
 		pat, err := parsePattern(r.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: Pattern %q: %v", ErrInvalidPattern, where, r.Pattern, err)
@@ -160,6 +160,14 @@ func New(cfg Config) (*Router, error) {
 	}
 	return rt, nil
 }
+
+// routeRef formats as `route 3 ("name")` in error messages, lazily.
+type routeRef struct {
+	index int
+	name  string
+}
+
+func (w routeRef) String() string { return fmt.Sprintf("route %d (%q)", w.index, w.name) }
 
 // Routes returns a copy of the compiled routes, with Name defaulted, in
 // registration order.

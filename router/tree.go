@@ -85,10 +85,17 @@ func (n *node) insert(e *entry) *leaf {
 	for _, s := range e.pat.segs {
 		switch s.kind {
 		case segLit:
-			c := n.literal(s.s)
+			// litMap indexes every child while building, so that
+			// inserting is linear in the number of routes; finish
+			// drops it for nodes small enough to scan.
+			c := n.litMap[s.s]
 			if c == nil {
 				c = &node{lit: s.s}
 				n.lits = append(n.lits, c)
+				if n.litMap == nil {
+					n.litMap = make(map[string]*node)
+				}
+				n.litMap[s.s] = c
 			}
 			n = c
 		case segWild:
@@ -112,11 +119,8 @@ func (n *node) insert(e *entry) *leaf {
 // finish sorts children and builds the lookup maps, recursively.
 func (n *node) finish() {
 	sort.Slice(n.lits, func(i, j int) bool { return n.lits[i].lit < n.lits[j].lit })
-	if len(n.lits) > mapThreshold {
-		n.litMap = make(map[string]*node, len(n.lits))
-		for _, c := range n.lits {
-			n.litMap[c.lit] = c
-		}
+	if len(n.lits) <= mapThreshold {
+		n.litMap = nil
 	}
 	for _, c := range n.lits {
 		c.finish()
@@ -124,17 +128,6 @@ func (n *node) finish() {
 	if n.wild != nil {
 		n.wild.finish()
 	}
-}
-
-// literal returns the literal child whose unescaped key is s, or nil. It is
-// used while building, with s already unescaped.
-func (n *node) literal(s string) *node {
-	for _, c := range n.lits {
-		if c.lit == s {
-			return c
-		}
-	}
-	return nil
 }
 
 // child returns the literal child matching the escaped request segment seg;
