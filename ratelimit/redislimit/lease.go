@@ -29,6 +29,7 @@ type leaseEntry struct {
 	units   int64 // leased units not yet spent
 	expires int64 // ns on the Limiter's clock
 	fetched int64 // when ds was read from Redis
+	denied  int64 // Redis denied this key until then (ns); 0 when not
 	k       int
 	ds      [ratelimit.MaxWindows]ratelimit.Decision // Redis's view right after the lease
 }
@@ -54,11 +55,24 @@ func (t *leaseTable) spend(key string, n, now int64, dst []ratelimit.Decision) (
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.m[key]
-	if e == nil || now >= e.expires || e.units < n {
+	if e == nil {
+		return dst, false
+	}
+	age := time.Duration(now - e.fetched)
+	if now < e.denied && e.units < n {
+		// Redis said no until then; asking again cannot say yes.
+		for _, d := range e.ds[:e.k] {
+			d.Remaining = e.units
+			d.Reset = max(d.Reset-age, 0)
+			d.RetryAfter = max(d.RetryAfter-age, 0)
+			dst = append(dst, d)
+		}
+		return dst, true
+	}
+	if now >= e.expires || e.units < n {
 		return dst, false
 	}
 	e.units -= n
-	age := time.Duration(now - e.fetched)
 	for _, d := range e.ds[:e.k] {
 		d.Allowed = true
 		d.RetryAfter = 0
@@ -98,6 +112,38 @@ func (t *leaseTable) store(key string, units, now, expires int64, ds []ratelimit
 	}
 	e.units += units
 	e.expires = expires
+	e.denied = 0
+	e.fetched = now
+	e.k = copy(e.ds[:], ds)
+}
+
+// deny records that Redis denied key at now until the longest RetryAfter
+// of ds: until then this instance denies the key without a round trip.
+// The denial was computed for the request's cost; a cheaper request may
+// have fitted earlier, so this errs towards under-admission only.
+func (t *leaseTable) deny(key string, now int64, ds []ratelimit.Decision) {
+	var wait time.Duration
+	for _, d := range ds {
+		wait = max(wait, d.RetryAfter)
+	}
+	if wait <= 0 {
+		return
+	}
+	s := t.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[key]
+	if e == nil {
+		if len(s.m) >= t.perShard {
+			return // not worth evicting a lease for
+		}
+		e = new(leaseEntry)
+		s.m[strings.Clone(key)] = e
+	}
+	if now >= e.expires {
+		e.units = 0
+	}
+	e.denied = now + int64(wait)
 	e.fetched = now
 	e.k = copy(e.ds[:], ds)
 }

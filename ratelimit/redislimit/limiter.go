@@ -117,7 +117,9 @@ type Config struct {
 	// under-admission: units leased by one instance and not used within
 	// LeaseTTL are lost to all (at most instances × Lease per key per
 	// LeaseTTL), and the Remaining reported is this instance's view. Zero
-	// means off: every decision is one Redis round trip.
+	// means off: every decision is one Redis round trip. In high-rate
+	// mode a denial is also remembered until its RetryAfter, so a key over
+	// its limit costs no round trips either.
 	Lease int64
 	// LeaseTTL is how long leased units stay usable; zero means
 	// [DefaultLeaseTTL].
@@ -344,8 +346,13 @@ func (l *Limiter) AllowWindows(ctx context.Context, key string, n int, dst []rat
 		return l.unavailable(ctx, key, n, dst[:before], fmt.Errorf("%w: %w", ErrRedis, err))
 	}
 	l.br.success()
-	if l.leases != nil && granted > int64(n) {
-		l.leases.store(key, granted-int64(n), now, now+l.leaseTTL, dst[before:])
+	if l.leases != nil {
+		switch {
+		case len(dst) > before && !dst[before].Allowed:
+			l.leases.deny(key, now, dst[before:])
+		case granted > int64(n):
+			l.leases.store(key, granted-int64(n), now, now+l.leaseTTL, dst[before:])
+		}
 	}
 	return dst, nil
 }
