@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,5 +199,17 @@ func TestPeakEWMAConcurrent(t *testing.T) {
 	wg.Wait()
 	for _, ep := range eps {
 		assert.Equal(t, int64(0), p.t.get(ep.Addr).load(), ep.Addr)
+	}
+}
+
+func TestPeakEWMADecay(t *testing.T) {
+	t.Parallel()
+	tau := float64(10 * time.Second)
+	for _, elapsed := range []int64{-5, 0, 1, 1000, int64(time.Millisecond), int64(9999 * time.Microsecond), int64(10 * time.Millisecond), int64(time.Second), int64(time.Minute)} {
+		want := 1.0
+		if elapsed > 0 {
+			want = math.Exp(-float64(elapsed) / tau)
+		}
+		assert.InEpsilon(t, want, decay(elapsed, tau), 1e-12, "elapsed %d", elapsed)
 	}
 }

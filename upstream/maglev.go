@@ -247,7 +247,7 @@ func (t *maglevTable) match(eps []Endpoint, v *setView) setMatch {
 	// the set in order with some endpoints left out.
 	i := 0
 	for j := range t.order {
-		if i < len(eps) && eps[i].Addr == t.order[j] {
+		if i < len(eps) && sameAddr(eps[i].Addr, t.order[j]) {
 			if !t.sameWeight(j, &eps[i]) {
 				return setOther
 			}

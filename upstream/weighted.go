@@ -3,6 +3,7 @@ package upstream
 import (
 	"net/http"
 	"sync"
+	"unsafe"
 )
 
 // maxWeight bounds the weight a balancer honours, so that sums over large
@@ -20,6 +21,13 @@ func weightOf(ep *Endpoint) int64 {
 	default:
 		return int64(w)
 	}
+}
+
+// sameAddr reports whether a == b. Sets from one discovery snapshot share
+// their address strings, so the pointer test settles most comparisons
+// without a call into the runtime; balancers compare whole sets per pick.
+func sameAddr(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // WeightedRoundRobin is a [Balancer] that spreads requests in proportion to
@@ -87,7 +95,7 @@ func (s *wrrState) same(eps []Endpoint) bool {
 		return false
 	}
 	for i := range eps {
-		if eps[i].Addr != s.addrs[i] || weightOf(&eps[i]) != s.weights[i] {
+		if !sameAddr(eps[i].Addr, s.addrs[i]) || weightOf(&eps[i]) != s.weights[i] {
 			return false
 		}
 	}
