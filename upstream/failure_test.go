@@ -278,3 +278,30 @@ func TestDeadlineMidBodyAborts(t *testing.T) {
 		assert.Equal(t, int64(1), u.Stats().Aborted)
 	})
 }
+
+func TestReadTimeoutAbortsStalledBody(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		stop := blockUntilCleanup(t)
+		upstreamGone := make(chan struct{})
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			defer close(upstreamGone)
+			_, _ = io.WriteString(w, "partial")
+			http.NewResponseController(w).Flush()
+			select { // stalls mid-body
+			case <-stop:
+			case <-r.Context().Done():
+			}
+		})
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), ReadTimeout: 30 * time.Millisecond})
+		front, client := frontend(t, u)
+		res, err := client.Get(front.URL)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		assert.Error(t, err, "aborted, not ended cleanly")
+		assert.Equal(t, "partial", string(body))
+		<-upstreamGone // the upstream request was cancelled
+		assert.Equal(t, int64(1), u.Stats().Aborted)
+	})
+}

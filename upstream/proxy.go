@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -120,6 +121,15 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// With a ReadTimeout, the upstream request gets its own cancellation so
+	// that a stalled body can be abandoned (see copyBody).
+	var stall *stallWatch
+	if u.cfg.ReadTimeout > 0 {
+		stall = new(stallWatch)
+		ctx, stall.cancel = context.WithCancelCause(ctx)
+		defer stall.cancel(nil)
+	}
+
 	c := u.newCall(w)
 	defer u.releaseCall(c)
 	c.url = *r.URL
@@ -177,7 +187,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.handleUpgrade(w, r, out, res, upType)
 		return
 	}
-	u.copyResponse(w, r, res)
+	u.copyResponse(w, r, res, stall)
 }
 
 // roundTrip sends out to endpoints until an attempt succeeds or may not be

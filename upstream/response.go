@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func removeHopByHop(h http.Header) {
 
 // copyResponse sends res to the client: headers without hop-by-hop ones,
 // the status, the body (flushed as the response asks) and the trailers.
-func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *http.Response) {
+func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *http.Response, stall *stallWatch) {
 	removeHopByHop(res.Header)
 	if u.cfg.ModifyResponse != nil {
 		if err := u.cfg.ModifyResponse(res); err != nil {
@@ -66,7 +67,7 @@ func (u *Upstream) copyResponse(w http.ResponseWriter, r *http.Request, res *htt
 	}
 	w.WriteHeader(res.StatusCode)
 
-	werr, rerr := u.copyBody(w, res)
+	werr, rerr := u.copyBody(w, res, stall)
 	if werr != nil || rerr != nil {
 		_ = res.Body.Close()
 		if werr != nil || errors.Is(r.Context().Err(), context.Canceled) {
@@ -128,9 +129,32 @@ func (u *Upstream) flushModeFor(res *http.Response) flushMode {
 	return flushNone
 }
 
+// ErrReadTimeout is the cause recorded when the upstream sent no response
+// body byte for Config.ReadTimeout; the response is then abandoned.
+var ErrReadTimeout error = &timeoutError{msg: "upstream: timeout reading the response body"}
+
+type timeoutError struct{ msg string }
+
+// stallWatch cancels the upstream request of a response whose body stalls.
+type stallWatch struct {
+	fired  atomic.Bool
+	cancel context.CancelCauseFunc
+}
+
+func (s *stallWatch) fire() {
+	s.fired.Store(true)
+	s.cancel(ErrReadTimeout)
+}
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+
 // copyBody copies res.Body to w through a pooled buffer, returning the
-// error of the client side (write) or of the upstream side (read).
-func (u *Upstream) copyBody(w http.ResponseWriter, res *http.Response) (werr, rerr error) {
+// error of the client side (write) or of the upstream side (read). When
+// stall is non-nil, a read that waits longer than Config.ReadTimeout
+// cancels the upstream request with ErrReadTimeout.
+func (u *Upstream) copyBody(w http.ResponseWriter, res *http.Response, stall *stallWatch) (werr, rerr error) {
 	mode := u.flushModeFor(res)
 	var rc *http.ResponseController
 	var lf *latencyFlusher
@@ -145,11 +169,19 @@ func (u *Upstream) copyBody(w http.ResponseWriter, res *http.Response) (werr, re
 		lf = newLatencyFlusher(w, u.cfg.FlushInterval)
 		defer lf.stop()
 	}
+	var idle *time.Timer
+	if stall != nil {
+		idle = time.AfterFunc(u.cfg.ReadTimeout, stall.fire)
+		defer idle.Stop()
+	}
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
 	for {
 		nr, err := res.Body.Read(buf)
+		if idle != nil && nr > 0 {
+			idle.Reset(u.cfg.ReadTimeout)
+		}
 		if nr > 0 {
 			var nw int
 			var e error
@@ -173,6 +205,9 @@ func (u *Upstream) copyBody(w http.ResponseWriter, res *http.Response) (werr, re
 		if err != nil {
 			if err == io.EOF {
 				return nil, nil
+			}
+			if stall != nil && stall.fired.Load() {
+				return nil, ErrReadTimeout
 			}
 			return nil, err
 		}

@@ -113,6 +113,12 @@ type Config struct {
 	// ResponseHeaderTimeout bounds the wait for the response headers after
 	// the request was written. Zero means [DefaultResponseHeaderTimeout] (60s).
 	ResponseHeaderTimeout time.Duration
+	// ReadTimeout abandons a response whose body stalls: when the upstream
+	// sends no body byte for this long, the upstream request is cancelled
+	// and the client connection aborted (nginx's proxy_read_timeout, Kong's
+	// read_timeout, for the body). It costs a cancellable context and a
+	// timer per request. Zero means no limit (streams may idle for ever).
+	ReadTimeout time.Duration
 	// IdleConnTimeout closes pooled connections idle for this long. Zero
 	// means [DefaultIdleConnTimeout] (90s).
 	IdleConnTimeout time.Duration
