@@ -186,12 +186,12 @@ func (f *Forward) identity(h http.Header) *Identity {
 			}
 		}
 	}
-	for _, name := range f.respHdr {
-		if v := h[name]; len(v) > 0 {
-			if id.UpstreamHeaders == nil {
-				id.UpstreamHeaders = make(http.Header, len(f.respHdr))
-			}
-			id.UpstreamHeaders[name] = v
+	if len(f.respHdr) > 0 {
+		// Every chosen header is either the auth service's value or
+		// removed: a client must not supply one the service did not send.
+		id.UpstreamHeaders = make(http.Header, len(f.respHdr))
+		for _, name := range f.respHdr {
+			id.UpstreamHeaders[name] = h[name]
 		}
 	}
 	return id

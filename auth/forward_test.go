@@ -28,6 +28,8 @@ func TestForward(t *testing.T) {
 			w.Header().Set("X-Tenant", "acme")
 			w.Header().Set("X-Internal", "not copied")
 			w.WriteHeader(http.StatusNoContent)
+		case "Token notenant":
+			w.Header().Set("X-Auth-User", "u-8")
 		case "Token forbidden":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
@@ -60,14 +62,16 @@ func TestForward(t *testing.T) {
 		wantStatus int
 		wantHeader map[string]string
 		wantBody   string
+		wantTenant string
 	}{
-		{"admitted", f, "Token good", 200, map[string]string{"X-Seen-Consumer": "u-7", "Echo-X-Consumer-Groups": "staff,admins"}, ""},
-		{"denied 401 relayed", f, "Token bad", 401, map[string]string{"WWW-Authenticate": `Token realm="svc"`, "X-Seen-Uri": "/orders/1?q=2"}, "who are you"},
-		{"denied 403 relayed", f, "Token forbidden", 403, map[string]string{"Content-Type": "application/json"}, `{"error":"no access"}`},
-		{"login redirect relayed, not followed", f, "Token login", 302, map[string]string{"Location": "https://login.test/?rd=x"}, ""},
-		{"auth service 5xx denies with 503", f, "Token boom", 503, map[string]string{"Content-Type": "application/problem+json"}, ""},
-		{"auth service timeout denies with 503", f, "Token slow", 503, nil, ""},
-		{"configured failure status", f500, "Token boom", 500, nil, ""},
+		{"admitted", f, "Token good", 200, map[string]string{"X-Seen-Consumer": "u-7", "Echo-X-Consumer-Groups": "staff,admins"}, "", "acme"},
+		{"admitted, chosen header absent: client's copy removed", f, "Token notenant", 200, map[string]string{"X-Seen-Consumer": "u-8"}, "", ""},
+		{"denied 401 relayed", f, "Token bad", 401, map[string]string{"WWW-Authenticate": `Token realm="svc"`, "X-Seen-Uri": "/orders/1?q=2"}, "who are you", ""},
+		{"denied 403 relayed", f, "Token forbidden", 403, map[string]string{"Content-Type": "application/json"}, `{"error":"no access"}`, ""},
+		{"login redirect relayed, not followed", f, "Token login", 302, map[string]string{"Location": "https://login.test/?rd=x"}, "", ""},
+		{"auth service 5xx denies with 503", f, "Token boom", 503, map[string]string{"Content-Type": "application/problem+json"}, "", ""},
+		{"auth service timeout denies with 503", f, "Token slow", 503, nil, "", ""},
+		{"configured failure status", f500, "Token boom", 500, nil, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +96,7 @@ func TestForward(t *testing.T) {
 			}
 			assert.NotContains(t, rec.Body.String(), "internal detail")
 			if tt.wantStatus == 200 {
-				assert.Equal(t, "acme", upstreamTenant, "chosen auth response headers go upstream")
+				assert.Equal(t, tt.wantTenant, upstreamTenant, "chosen auth response headers go upstream, replacing the client's")
 			}
 		})
 	}

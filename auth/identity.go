@@ -51,7 +51,8 @@ type Identity struct {
 	ExpiresAt time.Time
 	// UpstreamHeaders are extra headers set on the request forwarded
 	// upstream (for example the headers forward auth copies from the auth
-	// service's answer); may be nil.
+	// service's answer), replacing any the client sent; an entry without
+	// values removes the client's header. May be nil.
 	UpstreamHeaders http.Header
 
 	// hv caches the joined header values of an Identity shared between

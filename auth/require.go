@@ -97,6 +97,7 @@ type Guard struct {
 	strippers  []CredentialStripper
 	challenges []string
 	hdr        Headers
+	reserved   []string // configured header names outside spoofPrefixes
 	setHeaders bool
 	strip      bool
 	logger     *slog.Logger
@@ -113,6 +114,11 @@ func New(cfg Config) *Guard {
 	}
 	if g.logger == nil {
 		g.logger = slog.Default()
+	}
+	for _, k := range []string{g.hdr.ConsumerID, g.hdr.Username, g.hdr.Groups, g.hdr.Scope} {
+		if !isSpoofable(k) {
+			g.reserved = append(g.reserved, k)
+		}
 	}
 	for _, a := range g.auths {
 		if c, ok := a.(Challenger); ok {
@@ -188,6 +194,11 @@ func (g *Guard) outbound(r *http.Request, id *Identity) *http.Request {
 	}
 	out.Header = h
 	if g.setHeaders {
+		// Custom header names outside the reserved prefixes are removed
+		// too, so a client cannot supply a value the identity lacks.
+		for _, k := range g.reserved {
+			delete(h, k)
+		}
 		hv := id.headerValues()
 		// One backing array for the four values; each header gets a
 		// full-capacity slice of it, so an append elsewhere reallocates.
@@ -205,7 +216,11 @@ func (g *Guard) outbound(r *http.Request, id *Identity) *http.Request {
 		}
 	}
 	for k, v := range id.UpstreamHeaders {
-		h[k] = v
+		if len(v) == 0 {
+			delete(h, k) // the authenticator vouches for its absence
+		} else {
+			h[k] = v
+		}
 	}
 	if g.strip {
 		for _, s := range g.strippers {

@@ -260,3 +260,20 @@ func TestJWTCookieAndStrip(t *testing.T) {
 	assert.Equal(t, []string{"theme=dark"}, cookies, "the token cookie is stripped, others kept")
 	assert.Contains(t, r.Header.Get("Cookie"), "session=", "inbound request untouched")
 }
+
+func TestRequireCustomHeaderNamesCannotBeSpoofed(t *testing.T) {
+	t.Parallel()
+	keys, err := NewAPIKeys(APIKeyConfig{Keys: []APIKey{{Key: "k", Consumer: Consumer{ID: "c"}}}})
+	require.NoError(t, err)
+	g := New(Config{Authenticators: []Authenticator{keys}, Headers: Headers{ConsumerID: "X-User", Username: "X-User-Name", Groups: "X-Roles"}})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-API-Key", "k")
+	r.Header.Set("X-User-Name", "root") // the consumer has no username: must not pass
+	r.Header.Set("X-Roles", "admins")
+	var got http.Header
+	g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header })).ServeHTTP(httptest.NewRecorder(), r)
+	assert.Equal(t, "c", got.Get("X-User"))
+	assert.Empty(t, got.Values("X-User-Name"))
+	assert.Empty(t, got.Values("X-Roles"))
+	assert.Equal(t, "root", r.Header.Get("X-User-Name"), "inbound untouched")
+}
