@@ -179,4 +179,3 @@ func originOf(u string) string {
 	}
 	return u
 }
-
