@@ -37,7 +37,10 @@
 //   - X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and RFC 7239
 //     Forwarded (for=, host=, proto=; IPv6 quoted in brackets) come from
 //     the connection; the client's values are kept and extended only when
-//     its address is in [Config.TrustedProxies];
+//     its address is in [Config.TrustedProxies]. X-Real-IP is the client
+//     address the RealIP middleware resolved (internal/reqinfo) when there
+//     is one, otherwise the value a trusted peer sent, otherwise the
+//     direct peer;
 //   - the path and raw query are sent byte for byte: the query is never
 //     parsed or re-encoded, so a ";" reaches the upstream as sent;
 //   - X-Request-ID is the gateway's request ID (internal/reqinfo) when it

@@ -212,11 +212,11 @@ func TestForwardingHeaders(t *testing.T) {
 			name: "untrusted peer: client values dropped",
 			in: map[string]string{
 				"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "X-Forwarded-Proto": "https",
-				"Forwarded": "for=6.6.6.6",
+				"Forwarded": "for=6.6.6.6", "X-Real-IP": "6.6.6.6",
 			},
 			want: map[string]string{
 				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Proto": "http",
-				"Forwarded": "for=127.0.0.1;host=api.example.com;proto=http",
+				"Forwarded": "for=127.0.0.1;host=api.example.com;proto=http", "X-Real-IP": "127.0.0.1",
 			},
 		},
 		{
@@ -224,10 +224,11 @@ func TestForwardingHeaders(t *testing.T) {
 			trusted: loopback,
 			in: map[string]string{
 				"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "public.example", "X-Forwarded-Proto": "https",
-				"Forwarded": `for="[2001:db8::1]";proto=https`,
+				"Forwarded": `for="[2001:db8::1]";proto=https`, "X-Real-IP": "203.0.113.9",
 			},
 			want: map[string]string{
 				"X-Forwarded-For": "203.0.113.9, 127.0.0.1", "X-Forwarded-Host": "public.example", "X-Forwarded-Proto": "https",
+				"X-Real-IP": "203.0.113.9",
 				"Forwarded": `for="[2001:db8::1]";proto=https, for=127.0.0.1;host=api.example.com;proto=http`,
 			},
 		},
@@ -265,6 +266,24 @@ func TestForwardingHeaders(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestRealIPFromReqinfo(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		addr := backend(t, echoHeaders)
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "10.0.0.9:4444" // a load balancer
+		req.Header.Set("X-Real-IP", "6.6.6.6")
+		req, info := reqinfo.Ensure(req)
+		info.ClientIP = netip.MustParseAddr("203.0.113.50") // resolved by RealIP
+		rec := httptest.NewRecorder()
+		u.ServeHTTP(rec, req)
+		var h http.Header
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &h))
+		assert.Equal(t, []string{"203.0.113.50"}, h["X-Real-Ip"])
+	})
 }
 
 func TestForwardedElement(t *testing.T) {

@@ -92,9 +92,9 @@ func (p HostPolicy) outHost(in *http.Request) string {
 }
 
 // Extra header slots newOutHeader reserves for the headers the Upstream sets
-// (X-Forwarded-For, -Host, -Proto, Forwarded, X-Request-ID, User-Agent, Te,
-// Connection, Upgrade).
-const extraHeaderSlots = 9
+// (X-Forwarded-For, -Host, -Proto, Forwarded, X-Real-IP, X-Request-ID,
+// User-Agent, Te, Connection, Upgrade).
+const extraHeaderSlots = 10
 
 // connTokens holds the inbound Connection header's values when they name
 // headers to remove, so the per-key check is skipped in the common case
@@ -174,7 +174,7 @@ func skipInbound(k string, conn []string, connNames bool, fs *fwdState) bool {
 	switch k {
 	case "X-Forwarded-For", "Forwarded":
 		return true // rebuilt (extended when trusted) below
-	case "X-Forwarded-Host", "X-Forwarded-Proto":
+	case "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip":
 		if !fs.trusted {
 			return true
 		}
@@ -201,7 +201,7 @@ func newOutHeader(in http.Header, fs *fwdState) (http.Header, []string) {
 		keys++
 		nv += len(vv)
 	}
-	h := make(http.Header, keys+6)
+	h := make(http.Header, keys+7)
 	vals := make([]string, nv+extraHeaderSlots)
 	for k, vv := range in {
 		if len(vv) == 0 || skipInbound(k, conn, connNames, fs) {
@@ -400,6 +400,13 @@ func (u *Upstream) buildOutHeader(in *http.Request, info *reqinfo.Info, upType s
 	}
 	h, free := newOutHeader(in.Header, &fs)
 	setForwarding(h, &free, in, &fs)
+	switch _, ok := h["X-Real-Ip"]; {
+	case info != nil && info.ClientIP.IsValid():
+		// Resolved through the trusted proxies by the RealIP middleware.
+		setOne(h, &free, "X-Real-Ip", info.ClientIP.String())
+	case !ok && fs.ip != "":
+		setOne(h, &free, "X-Real-Ip", fs.ip)
+	}
 	if fs.reqID != "" {
 		setOne(h, &free, "X-Request-Id", fs.reqID)
 	}

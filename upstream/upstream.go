@@ -158,9 +158,9 @@ type Config struct {
 // ways, trailers, 1xx responses, protocol upgrades, streaming) with these
 // gateway rules:
 //   - Forwarding headers: X-Forwarded-For, X-Forwarded-Host,
-//     X-Forwarded-Proto and RFC 7239 Forwarded from the client are kept
-//     (and extended) only when the direct peer is in TrustedProxies,
-//     otherwise replaced by values from the connection.
+//     X-Forwarded-Proto, X-Real-IP and RFC 7239 Forwarded from the client
+//     are kept (and extended) only when the direct peer is in
+//     TrustedProxies, otherwise replaced by values from the connection.
 //   - The raw query is sent exactly as received, never re-encoded.
 //   - X-Request-ID is set from the request's reqinfo record when it has one;
 //     the chosen endpoint and the attempt count are recorded there.
