@@ -254,8 +254,11 @@ func (cw *compressWriter) flush() error {
 func (cw *compressWriter) finish() {
 	switch cw.mode {
 	case modePending:
-		// The body ended below MinSize: send it as it is.
-		cw.w.Header().Set("Content-Length", strconv.Itoa(len(cw.st.buf)))
+		// The body ended below MinSize: send it as it is, with its length
+		// unless trailers were announced (they need chunked encoding).
+		if h := cw.w.Header(); len(h["Trailer"]) == 0 {
+			h.Set("Content-Length", strconv.Itoa(len(cw.st.buf)))
+		}
 		cw.w.SendHeader()
 		if len(cw.st.buf) > 0 {
 			_, _ = cw.w.Unwrap().Write(cw.st.buf)

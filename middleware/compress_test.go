@@ -337,3 +337,30 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	})
 }
+
+func TestCompressKeepsTrailers(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{10, 5000} {
+		h := Compress(CompressConfig{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Trailer", "X-Checksum")
+			_, _ = io.WriteString(w, strings.Repeat("z", size))
+			w.Header().Set("X-Checksum", "abc")
+		}))
+		srv, client := newServer(t, h)
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			assert.Equal(t, strings.Repeat("z", size), gunzip(t, b))
+		} else {
+			assert.Equal(t, strings.Repeat("z", size), string(b))
+		}
+		assert.Equal(t, "abc", res.Trailer.Get("X-Checksum"), "size %d", size)
+	}
+}
