@@ -318,6 +318,13 @@ func (ks *keySet) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		if snap := ks.snap.Load(); snap != nil {
+			// A request may have fetched the set meanwhile.
+			if wait := snap.refreshAt.Sub(ks.now()); wait > 0 {
+				timer.Reset(wait)
+				continue
+			}
+		}
 		f := ks.refresh(ctx, true)
 		<-f.done // bounded by FetchTimeout; waiting leaves no fetch behind Run
 		if ctx.Err() != nil {
@@ -339,10 +346,9 @@ func (ks *keySet) run(ctx context.Context) {
 	}
 }
 
-// cacheLifetime derives a key set's lifetime from Cache-Control max-age
-// (or Expires), clamped to [floor, ceiling]; without either header, or with
-// no-cache/no-store, the floor... or, without any header, the midpoint
-// default of 15 minutes clamped.
+// cacheLifetime derives a key set's lifetime from Cache-Control max-age, or
+// else Expires, clamped to [floor, ceiling]. no-cache and no-store mean the
+// floor; a response with neither header gets 15 minutes (clamped).
 func cacheLifetime(h http.Header, now time.Time, floor, ceiling time.Duration) time.Duration {
 	ttl := 15 * time.Minute
 	found := false

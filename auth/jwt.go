@@ -288,6 +288,11 @@ func newIssuer(ic Issuer, cfg JWTConfig, opts JWKSConfig, client *http.Client, l
 			if len(ic.Algorithms) > 0 && !contains(ic.Algorithms, bk.alg) {
 				return nil, fmt.Errorf("%w: jwt: issuer %q: key %q algorithm %s is not in Algorithms", ErrConfig, ic.Issuer, k.ID, bk.alg)
 			}
+			for _, other := range bound {
+				if bk.id != "" && other.id == bk.id {
+					return nil, fmt.Errorf("%w: jwt: issuer %q: key ID %q listed twice", ErrConfig, ic.Issuer, bk.id)
+				}
+			}
 			if !contains(is.allowed, bk.alg) {
 				is.allowed = append(is.allowed, bk.alg)
 			}

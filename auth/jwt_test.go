@@ -274,6 +274,7 @@ func TestNewJWTConfigErrors(t *testing.T) {
 		{"HS256 allowed from a JWKS", JWTConfig{Issuer: testIss, JWKSURL: "https://id.test/jwks", Algorithms: []string{"HS256"}}},
 		{"keys and JWKS together", JWTConfig{Issuer: testIss, JWKSURL: "https://id.test/jwks", Keys: []Key{rs.key()}}},
 		{"JWKS URL not http", JWTConfig{Issuer: testIss, JWKSURL: "file:///etc/jwks"}},
+		{"duplicate key ID", JWTConfig{Issuer: testIss, Keys: []Key{rs.key(), {ID: "k", Algorithm: "ES256", Key: es.pub}}}},
 		{"duplicate issuer", JWTConfig{Issuer: testIss, Keys: []Key{rs.key()}, Issuers: []Issuer{{Issuer: testIss, Keys: []Key{rs.key()}}}}},
 		{"wildcard issuer with another", JWTConfig{Keys: []Key{rs.key()}, Issuers: []Issuer{{Issuer: testIss, Keys: []Key{rs.key()}}}}},
 	}
