@@ -22,7 +22,8 @@ import (
 // context: Timeout cannot stop one that ignores it.
 //
 // The deadline covers the whole exchange, including a streamed response
-// body: a response still streaming at the deadline is cut. Requests for
+// body, as Envoy's route timeout does: a response still streaming at the
+// deadline is cut. Requests for
 // long-lived streams are therefore exempt from the deadline altogether:
 // protocol upgrades (a Connection header naming "upgrade", such as
 // WebSocket) and Server-Sent Events (an Accept header naming
