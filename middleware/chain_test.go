@@ -144,3 +144,69 @@ func TestChain(t *testing.T) {
 	assert.Equal(t, []float64{200, 500, 413, 403}, statuses)
 	assert.True(t, clientIPs["198.51.100.7"], "RealIP result shared with AccessLog: %v", clientIPs)
 }
+
+// TestChainConcurrent sends concurrent requests through the whole chain on
+// a real server, for the race detector: pools, compiled rules and shared
+// records must not be raced on.
+func TestChainConcurrent(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		_, _ = io.WriteString(w, strings.Repeat(`{"a":1}`, n))
+	})
+	var h http.Handler = mux
+	h = Compress(CompressConfig{MinSize: 200})(h)
+	h = Headers(HeaderRules{
+		Request:  HeaderOps{Set: http.Header{"X-Env": {"prod"}}},
+		Response: HeaderOps{Add: http.Header{"X-Served-By": {"gw"}}},
+	})(h)
+	h = CORS(CORSConfig{AllowedOrigins: []string{"*"}})(h)
+	h = AccessLog(slog.New(slog.DiscardHandler))(h)
+	h = NormalizePath(PathConfig{})(h)
+	h = RealIP(RealIPConfig{})(h)
+	h = RequestID(h)
+	h = Recover(slog.New(slog.DiscardHandler))(h)
+	srv, client := newServer(t, h)
+
+	const workers, each = 8, 25
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := range each {
+				n := (w*each + i) % 80
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+"//x/./?n="+strconv.Itoa(n), nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				res, err := client.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var body io.Reader = res.Body
+				if res.Header.Get("Content-Encoding") == "gzip" {
+					zr, err := gzip.NewReader(res.Body)
+					if err != nil {
+						errs <- err
+						return
+					}
+					body = zr
+				}
+				b, err := io.ReadAll(body)
+				_ = res.Body.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if string(b) != strings.Repeat(`{"a":1}`, n) || len(res.Header.Values("X-Served-By")) != 1 {
+					errs <- assert.AnError
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+}
