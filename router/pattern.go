@@ -3,7 +3,9 @@ package router
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 	"unicode"
 )
@@ -52,7 +54,8 @@ func parsePattern(s string) (*pattern, error) {
 	if i := strings.IndexAny(s, " \t"); i >= 0 {
 		p.method = s[:i]
 		rest = strings.TrimLeft(s[i+1:], " \t")
-		if !validMethod(p.method) {
+		// Like ServeMux, leading blanks (an empty method) are allowed.
+		if p.method != "" && !validMethod(p.method) {
 			return nil, fmt.Errorf("invalid method %q", p.method)
 		}
 	}
@@ -67,6 +70,15 @@ func parsePattern(s string) (*pattern, error) {
 			return nil, err
 		}
 		p.host = h
+	}
+	// ServeMux refuses unclean paths for patterns with a method, because
+	// it cleans request paths before matching. This router never cleans,
+	// and the path normalization in front of it rejects such requests,
+	// so an unclean pattern could only ever match a request that should
+	// not exist: it is refused with or without a method. CONNECT paths are
+	// not cleaned, as in ServeMux.
+	if p.method != http.MethodConnect && path != cleanPath(path) {
+		return nil, errors.New("unclean path (//, . or .. segments) can never match a normalized request")
 	}
 	seen := make(map[string]bool)
 	for len(path) > 0 {
@@ -172,6 +184,25 @@ func canonicalPatternHost(h string) (string, error) {
 		return "", errors.New("empty host")
 	}
 	return h, nil
+}
+
+// cleanPath is net/http's: path.Clean that keeps a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		if len(p) == len(np)+1 && strings.HasPrefix(p, np) {
+			np = p
+		} else {
+			np += "/"
+		}
+	}
+	return np
 }
 
 // validMethod reports whether m is an RFC 9110 token, as ServeMux requires.

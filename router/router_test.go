@@ -298,6 +298,9 @@ func TestNewErrors(t *testing.T) {
 		{name: "bad name", routes: []Route{{Pattern: "/{x-y}", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "duplicate name", routes: []Route{{Pattern: "/{x}/{x}", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "host with port", routes: []Route{{Pattern: "example.com:80/x", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "unclean dot", routes: []Route{{Pattern: "/a/./b", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "unclean dotdot", routes: []Route{{Pattern: "GET /a/../b", Handler: h}}, wantErr: ErrInvalidPattern},
+		{name: "unclean double slash", routes: []Route{{Pattern: "/a//b", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "host {wildcard}", routes: []Route{{Pattern: "{h}.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "host star inside", routes: []Route{{Pattern: "a.*.example.com/x", Handler: h}}, wantErr: ErrInvalidPattern},
 		{name: "host star alone", routes: []Route{{Pattern: "*/x", Handler: h}}, wantErr: ErrInvalidPattern},
@@ -369,6 +372,8 @@ func TestNewAccepts(t *testing.T) {
 		{name: "dollar and prefix", routes: []Route{{Pattern: "/a/", Handler: h}, {Pattern: "/a/{$}", Handler: h}}},
 		{name: "overlap ServeMux refuses", routes: []Route{{Pattern: "/a/{x}", Handler: h}, {Pattern: "/{y}/b", Handler: h}}},
 		{name: "method with spaces and tabs", routes: []Route{{Pattern: "GET \t /x", Handler: h}}},
+		{name: "leading blank", routes: []Route{{Pattern: " /x", Handler: h}}},
+		{name: "CONNECT unclean", routes: []Route{{Pattern: "CONNECT /a//b", Handler: h}}},
 		{name: "max params", routes: []Route{{Pattern: "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/", Handler: h}}},
 	}
 	for _, tt := range tests {
