@@ -3,9 +3,17 @@
 package h1
 
 import (
-	"net"
 	"syscall"
 )
+
+// liveness is the per-connection state of alive, built on first use so
+// that a check allocates nothing afterwards.
+type liveness struct {
+	raw  syscall.RawConn
+	peek func(fd uintptr) bool
+	ok   bool
+	buf  [1]byte
+}
 
 // alive reports whether an idle connection still looks open: a
 // non-blocking MSG_PEEK read returning EAGAIN means nothing arrived, while
@@ -13,21 +21,25 @@ import (
 // carry a request that cannot be retried. It costs one syscall and is used
 // only for requests that [IsReplayable] rejects. Connections that are not
 // syscall.Conns are assumed alive.
-func alive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true
+func (pc *conn) alive() bool {
+	l := &pc.live
+	if l.peek == nil {
+		sc, ok := pc.nc.(syscall.Conn)
+		if !ok {
+			return true
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		l.raw = raw
+		l.peek = func(fd uintptr) bool {
+			_, _, err := syscall.Recvfrom(int(fd), l.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			l.ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+			return true
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	ok = false
-	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
-		return true
-	})
-	return err == nil && ok
+	l.ok = false
+	err := l.raw.Read(l.peek)
+	return err == nil && l.ok
 }

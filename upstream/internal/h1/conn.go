@@ -33,6 +33,7 @@ type conn struct {
 	idleAt   time.Time // when it was put in the pool
 	nread    int64     // bytes read from nc, to tell "nothing read yet"
 	limit    int64     // bytes that may still be read while reading headers
+	live     liveness  // state of alive
 }
 
 func newConn(nc net.Conn, p *hostPool, bufSize int, now time.Time) *conn {

@@ -122,7 +122,7 @@ func (c *Client) getConn(ctx context.Context, key string, trace *httptrace.Clien
 }
 
 func (c *Client) gotPooled(ctx context.Context, p *hostPool, pc *conn, now time.Time, trace *httptrace.ClientTrace, needLive bool) (*conn, error) {
-	if needLive && !alive(pc.nc) {
+	if needLive && !pc.alive() {
 		// Closed by the upstream while idle: keep the slot, dial anew.
 		_ = pc.nc.Close()
 		return c.dialConn(ctx, p, trace)
