@@ -30,15 +30,19 @@
 // router does not clean paths: a normalization middleware in front of it
 // rejects "..", "//" and escaped separators.
 //
-// Differences from ServeMux, all deliberate: host names match
-// case-insensitively, and IPv6 brackets and a trailing dot are ignored; a
-// pattern host with a port is rejected; a host "*.example.com" matches every
-// subdomain (as in Kong, Envoy and NGINX server_name); there are no redirects (neither
-// "/tree" to "/tree/" nor to a cleaned path: the request gets 404 unless a
-// route matches it as it is); {$} matches only a real trailing slash, not an
-// escaped one; overlapping patterns that ServeMux would refuse to register
-// are accepted and ordered by the rules below; a pattern may hold at most
-// [MaxParams] wildcards.
+// Differences from ServeMux, all deliberate:
+//   - host names match case-insensitively, and IPv6 brackets and a trailing
+//     dot are ignored; a pattern host with a port is refused;
+//   - a host "*.example.com" matches every subdomain (as in Kong, Envoy and
+//     NGINX server_name);
+//   - there are no redirects, neither "/tree" to "/tree/" nor to a cleaned
+//     path: the request gets 404 unless a route matches it as it is;
+//   - {$} matches only a real trailing slash, not an escaped one;
+//   - a pattern whose path is not clean ("//", "." or ".." segments) is
+//     refused even without a method (except for CONNECT);
+//   - overlapping patterns that ServeMux refuses to register are accepted
+//     and ordered by the rules below;
+//   - a pattern may hold at most [MaxParams] wildcards.
 //
 // # Precedence
 //
