@@ -67,6 +67,10 @@ type SplitConfig struct {
 // green shifts), optionally sticky by a header or cookie. Build it with
 // [NewSplit]. Picking a target does not allocate.
 //
+// A client that controls the sticky header or cookie can choose its target
+// by trying values: a Split routes traffic, it does not enforce access (put
+// auth in front of a target that must be restricted).
+//
 // A Split is immutable and safe for simultaneous use by multiple goroutines.
 type Split struct {
 	targets []Target
