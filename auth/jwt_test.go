@@ -342,3 +342,26 @@ func TestJWTErrorsAreClassified(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, classify(errors.Join(errors.New("x"), ErrUnavailable)).status)
 	assert.Equal(t, http.StatusForbidden, classify(ErrInsufficientScope).status)
 }
+
+// TestAlgorithmConfusionWithMixedKeys: even when the issuer allows HS256
+// (it has an HMAC key), a token "signed" with the RSA public key as an HMAC
+// secret fails, because the RSA key is bound to RS256 and the HMAC check
+// only ever uses the configured secret.
+func TestAlgorithmConfusionWithMixedKeys(t *testing.T) {
+	t.Parallel()
+	rs := newSigner(t, "RS256", "rsa")
+	hs := newSigner(t, "HS256", "hmac")
+	j, err := NewJWT(JWTConfig{Issuer: testIss, Keys: []Key{rs.key(), hs.key()}, Clock: newTestClock(t0).Now})
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(rs.pub)
+	require.NoError(t, err)
+	for _, pubBytes := range [][]byte{der, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})} {
+		for _, kid := range []string{"rsa", "hmac", ""} {
+			forged := &testSigner{alg: "HS256", kid: kid, priv: pubBytes}
+			_, err := j.Authenticate(bearer(forged.sign(t, validClaims())))
+			require.ErrorIs(t, err, ErrInvalidToken, "kid %q", kid)
+		}
+	}
+	_, err = j.Authenticate(bearer(hs.sign(t, validClaims())))
+	require.NoError(t, err, "the real HMAC key still works")
+}

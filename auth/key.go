@@ -156,8 +156,7 @@ type jwk struct {
 	Crv string `json:"crv"`
 	X   string `json:"x"`
 	Y   string `json:"y"`
-	// D, if present, means a private key was published by mistake; the
-	// key is still usable for verification but never as a secret.
+	// KeyOps, when present, must include "verify".
 	KeyOps []string `json:"key_ops"`
 }
 
