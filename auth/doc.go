@@ -52,9 +52,11 @@
 // ES256/384/512 and EdDSA. Each [Key] is bound to one algorithm and each
 // issuer has an algorithm allowlist, so "alg":"none" and algorithm
 // confusion (an RSA public key used as an HMAC secret) cannot be expressed.
-// Keys named by the token itself (jku, x5u, jwk, x5c) are never used, and a
-// token is rejected when its crit header lists an extension the
-// configuration does not understand (RFC 7515 §4.1.11). exp (required by
+// Tokens that name or carry their own keys (jku, x5u, jwk, x5c headers) are
+// rejected, keys are only ever taken from the configuration, and so are
+// tokens whose crit header lists an extension the configuration does not
+// understand (RFC 7515 §4.1.11) and tokens with duplicate header parameters
+// or claims (which another JSON parser upstream might read differently). exp (required by
 // default), nbf and iat are checked with a leeway; iss selects the issuer;
 // aud may be a string or an array. Tokens over 8 KiB are refused before
 // they are decoded.
@@ -69,6 +71,27 @@
 // Verified tokens are cached (bounded by entries and bytes, keyed by a hash
 // of the whole token and compared in full, never past exp), so a hot token
 // costs a map lookup instead of a signature check.
+//
+// # Example
+//
+// A gateway that accepts tokens from an OpenID Connect provider or API keys,
+// with a scope check on writes:
+//
+//	jwt, err := auth.NewJWT(auth.JWTConfig{Issuer: "https://id.example.com/", Audience: "api", Discover: true})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	keys, err := auth.NewAPIKeys(auth.APIKeyConfig{Keys: []auth.APIKey{
+//		{Hash: os.Getenv("PARTNER_KEY_SHA256"), Consumer: auth.Consumer{ID: "partner", Scopes: []string{"users:read"}}},
+//	}})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	gw := gateway.New(gateway.Config{Auth: auth.Require(jwt, keys)})
+//	gw.Manage(jwt) // refreshes the provider's keys in the background
+//	gw.Handle("GET /users/{id}", users)
+//	gw.Handle("PATCH /users/{id}", users, auth.Scopes("users:write"))
+//	gw.Handle("GET /catalog/", catalog, gateway.Public, auth.StripIdentity)
 //
 // # Concurrency and lifecycle
 //
