@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptrace"
 	"time"
@@ -177,6 +178,9 @@ func (c *Client) dialConn(ctx context.Context, p *hostPool, trace *httptrace.Cli
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	nc, err := c.dial(dctx, "tcp", p.key)
 	cancel()
+	if err == nil && nc == nil {
+		err = errNilConn
+	}
 	if err != nil {
 		p.release()
 		if cerr := ctx.Err(); cerr != nil {
@@ -193,6 +197,8 @@ func (c *Client) dialConn(ctx context.Context, p *hostPool, trace *httptrace.Cli
 	}
 	return pc, nil
 }
+
+var errNilConn = errors.New("h1: Config.Dial returned a nil net.Conn")
 
 // put returns a healthy connection whose exchange is complete: to a waiter,
 // to the idle list, or closed when the idle list is full.

@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +23,22 @@ import (
 // left, and the cap never exceeded.
 func TestConcurrentAccounting(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name  string
+		churn bool // every idle connection expires; a sweeper drops pools
+	}{
+		{name: "steady"},
+		{name: "churn with sweeps", churn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testConcurrentAccounting(t, tt.churn)
+		})
+	}
+}
+
+func testConcurrentAccounting(t *testing.T, churn bool) {
 	const maxConns = 3
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat("b", 16<<10))
@@ -29,7 +47,11 @@ func TestConcurrentAccounting(t *testing.T) {
 	var mu sync.Mutex
 	open, peak := 0, 0
 	var d net.Dialer
-	c := newClient(t, Config{MaxConnsPerHost: maxConns, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	idle := time.Duration(0)
+	if churn {
+		idle = time.Nanosecond
+	}
+	c := newClient(t, Config{MaxConnsPerHost: maxConns, IdleConnTimeout: idle, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -43,6 +65,20 @@ func TestConcurrentAccounting(t *testing.T) {
 
 	const workers, perWorker = 8, 40
 	var wg sync.WaitGroup
+	stopSweeps := make(chan struct{})
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		for churn {
+			select {
+			case <-stopSweeps:
+				return
+			default:
+				c.sweep()
+				runtime.Gosched()
+			}
+		}
+	}()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -53,6 +89,8 @@ func TestConcurrentAccounting(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(stopSweeps)
+	<-sweeperDone
 
 	s := hostStats(c, srv.URL)
 	assert.Equal(t, 0, s.Waiting, "no waiter left")
