@@ -1,8 +1,11 @@
 package cache
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,5 +141,45 @@ func BenchmarkRevalidate304(b *testing.B) {
 	}
 	if c.Stats().Revalidated == 0 {
 		b.Fatal("no revalidation")
+	}
+}
+
+// BenchmarkEndToEnd compares, over real loopback connections, a client
+// talking to the upstream directly, through a reverse proxy, and through
+// the cache in front of that proxy at 100% hits (1 KiB bodies).
+func BenchmarkEndToEnd(b *testing.B) {
+	body := []byte(strings.Repeat("x", 1024))
+	up := httptest.NewServer(benchOrigin(body))
+	defer up.Close()
+	target, _ := url.Parse(up.URL)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: tr}
+	proxied := httptest.NewServer(proxy)
+	defer proxied.Close()
+	cached := httptest.NewServer(New(Config{Store: NewMemory(64 << 20)}).Handler(proxy))
+	defer cached.Close()
+	for _, bc := range []struct{ name, url string }{
+		{"upstream-direct", up.URL}, {"proxy-no-cache", proxied.URL}, {"proxy-cache-hit", cached.URL},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			get := func() {
+				res, err := client.Get(bc.url + "/catalog")
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			get()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get()
+				}
+			})
+		})
 	}
 }

@@ -63,9 +63,11 @@ func prepare(e *Entry) *entryMeta {
 func deriveMeta(e *Entry) *entryMeta {
 	h := e.Header
 	m := &entryMeta{dir: parseDirectives(h["Cache-Control"])}
-	date, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
-		date = e.ResponseTime
+	date := e.ResponseTime
+	if v := h["Date"]; len(v) > 0 {
+		if d, err := http.ParseTime(v[0]); err == nil {
+			date = d
+		}
 	}
 	switch {
 	case m.dir.invalid:
@@ -96,8 +98,10 @@ func deriveMeta(e *Entry) *entryMeta {
 	if v := h["Etag"]; len(v) > 0 {
 		m.etag = v[0]
 	}
-	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
-		m.lastMod, m.hasLastMod = lm, true
+	if v := h["Last-Modified"]; len(v) > 0 {
+		if lm, err := http.ParseTime(v[0]); err == nil {
+			m.lastMod, m.hasLastMod = lm, true
+		}
 	}
 	m.vary, _ = varyNames(h["Vary"])
 
