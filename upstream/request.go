@@ -190,7 +190,7 @@ func skipInbound(k string, conn []string, connNames bool, fs *fwdState) bool {
 // holding copies of the inbound values that pass skipInbound, sharing one
 // backing array, and the remaining free value slots for the headers the
 // Upstream adds.
-func newOutHeader(in http.Header, fs *fwdState) (http.Header, []string) {
+func newOutHeader(in http.Header, fs *fwdState, added int) (http.Header, []string) {
 	conn := in["Connection"]
 	connNames := connNamesHeaders(conn)
 	keys, nv := 0, 0
@@ -201,7 +201,9 @@ func newOutHeader(in http.Header, fs *fwdState) (http.Header, []string) {
 		keys++
 		nv += len(vv)
 	}
-	h := make(http.Header, keys+7)
+	// Exact size: a map sized for at most 8 keys is one small allocation,
+	// a larger hint a bigger table.
+	h := make(http.Header, keys+added)
 	vals := make([]string, nv+extraHeaderSlots)
 	for k, vv := range in {
 		if len(vv) == 0 || skipInbound(k, conn, connNames, fs) {
@@ -391,6 +393,37 @@ func isPrintASCII(s string) bool {
 	return true
 }
 
+// addedHeaders counts the keys buildOutHeader adds to the inbound ones it
+// keeps (exactly, or one too many in rare cases), to size the map.
+func addedHeaders(in *http.Request, info *reqinfo.Info, fs *fwdState, upType string) int {
+	n := 1 // Forwarded
+	if fs.ip != "" {
+		n++ // X-Forwarded-For
+	}
+	if !(fs.trusted && len(in.Header["X-Forwarded-Host"]) > 0) && in.Host != "" {
+		n++
+	}
+	if !(fs.trusted && len(in.Header["X-Forwarded-Proto"]) > 0) {
+		n++
+	}
+	if (info != nil && info.ClientIP.IsValid()) || (!(fs.trusted && len(in.Header["X-Real-Ip"]) > 0) && fs.ip != "") {
+		n++
+	}
+	if fs.reqID != "" {
+		n++
+	}
+	if len(in.Header["User-Agent"]) == 0 {
+		n++
+	}
+	if len(in.Header["Te"]) > 0 {
+		n++
+	}
+	if upType != "" {
+		n += 2
+	}
+	return n
+}
+
 // buildOutHeader assembles the outbound header for in.
 func (u *Upstream) buildOutHeader(in *http.Request, info *reqinfo.Info, upType string) http.Header {
 	fs := fwdState{ip: remoteHost(in.RemoteAddr)}
@@ -398,7 +431,7 @@ func (u *Upstream) buildOutHeader(in *http.Request, info *reqinfo.Info, upType s
 	if info != nil {
 		fs.reqID = info.RequestID
 	}
-	h, free := newOutHeader(in.Header, &fs)
+	h, free := newOutHeader(in.Header, &fs, addedHeaders(in, info, &fs, upType))
 	setForwarding(h, &free, in, &fs)
 	switch _, ok := h["X-Real-Ip"]; {
 	case info != nil && info.ClientIP.IsValid():

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -285,5 +286,31 @@ func TestRequestsDuringSwaps(t *testing.T) {
 		cancel()
 		require.NoError(t, <-runErr)
 		assert.Equal(t, int64(0), bad.Load(), "every request served by a live endpoint")
+	})
+}
+
+func TestRunClosesIdleConnectionsAtEnd(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		closed := make(chan struct{}, 1)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(hostOf(t, srv.URL))})
+		ctx, cancel := context.WithCancel(context.Background())
+		runErr := make(chan error, 1)
+		go func() { runErr <- u.Run(ctx) }()
+		rec := httptestRecorder(u, "/")
+		require.Equal(t, http.StatusOK, rec.Code) // leaves one idle pooled connection
+		cancel()
+		require.NoError(t, <-runErr)
+		<-closed // the idle connection was closed by Run's end, not by the test's cleanup
 	})
 }

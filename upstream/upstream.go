@@ -270,10 +270,28 @@ func (u *Upstream) setEndpoints(eps []Endpoint) {
 // each, until ctx ends; it then returns nil. It returns the error of
 // Discovery.Watch when the watch cannot start. When the discovery closes
 // its channel before ctx ends, Run keeps the last set and waits for ctx.
+// With the fast HTTP/1.1 client, Run also closes pooled connections that
+// idled past IdleConnTimeout (without it they are closed when next looked
+// at). When ctx ends, Run closes the transport's idle connections.
 func (u *Upstream) Run(ctx context.Context) error {
 	ch, err := u.cfg.Discovery.Watch(ctx, u.name)
 	if err != nil {
 		return err
+	}
+	defer u.CloseIdleConnections()
+	if c, ok := u.rt.(*h1.Client); ok {
+		swept := make(chan struct{})
+		go func() {
+			defer close(swept)
+			defer func() {
+				if p := recover(); p != nil {
+					u.log.LogAttrs(ctx, slog.LevelError, "upstream: panic in the connection sweeper",
+						slog.String("upstream", u.name), slog.Any("panic", p))
+				}
+			}()
+			_ = c.Run(ctx)
+		}()
+		defer func() { <-swept }()
 	}
 	for {
 		select {
