@@ -34,7 +34,8 @@ type Config struct {
 	//     project's fast HTTP/1.1 client;
 	//   - "https": TLS through an [http.Transport], HTTP/2 negotiated by ALPN
 	//     with HTTP/1.1 fallback; TLSClientConfig configures it;
-	//   - "h2c": HTTP/2 over cleartext TCP with prior knowledge.
+	//   - "h2c": HTTP/2 over cleartext TCP with prior knowledge, through an
+	//     [http.Transport] (its Protocols set to unencrypted HTTP/2).
 	// New panics on any other value.
 	Scheme string
 
@@ -171,12 +172,16 @@ type Config struct {
 //     truncated response rather than a complete-looking one.
 //
 // Retries: with Config.Retries > 0, an attempt that fails to connect (the
-// request never left the gateway) is retried for any method, and an
-// attempt answered with a status in RetryStatuses is retried only for
-// idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or any
-// request with an Idempotency-Key header). In both cases the body must be
-// replayable: absent, or buffered within MaxReplayBody. Each retry goes to
-// an endpoint not yet tried when one exists.
+// request never left the gateway) is retried for any method, provided its
+// body is absent, buffered or still unread; an attempt answered with a
+// status in RetryStatuses is retried only for idempotent requests (GET,
+// HEAD, OPTIONS, TRACE, PUT, DELETE, or any request with an Idempotency-Key
+// header) whose body is absent or was buffered within MaxReplayBody (the
+// body of such a request is buffered before the first attempt when
+// RetryStatuses is set). The response of a retried attempt is drained and
+// closed. Each retry goes to an endpoint not yet tried when one exists,
+// otherwise to one other than the endpoint that just failed, and a lone
+// endpoint is retried itself.
 //
 // An Upstream is safe for simultaneous use by multiple goroutines. Its
 // endpoint set is an immutable snapshot swapped atomically by Run.
