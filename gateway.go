@@ -288,6 +288,7 @@ func (g *Gateway) compile(global []Middleware, routes []Route) (*table, error) {
 		if name == "" {
 			name = rt.Pattern
 		}
+		h = recordRoute(name, h)
 		rrs = append(rrs, router.Route{
 			Pattern: rt.Pattern, Handler: h, Headers: rt.Headers, Query: rt.Query,
 			Priority: rt.Priority, Name: name,
@@ -319,6 +320,18 @@ func (g *Gateway) compile(global []Middleware, routes []Route) (*table, error) {
 
 func isComparable(r Runner) bool {
 	return reflect.TypeOf(r).Comparable()
+}
+
+// recordRoute notes the matched route's name in the request's info, for the
+// access log: r.Pattern does not survive middleware that pass on a copy of
+// the request.
+func recordRoute(name string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := reqinfo.From(r.Context()); info != nil {
+			info.Route = name
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 var noAuthenticator = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,12 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -425,3 +428,50 @@ func waitReady(t *testing.T, gw *gateway.Gateway) {
 		runtime.Gosched()
 	}
 }
+
+func TestAccessLogNamesRouteAndUpstream(t *testing.T) {
+	t.Parallel()
+	rec, u := newUpstream(t, nil)
+	var buf safeBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	gw := gateway.New(gateway.Config{Logger: logger, AccessLog: true})
+	gw.Route(gateway.Route{Pattern: "GET /users/{id}", Handler: u, Public: true, Name: "users-get"})
+	srv := serve(t, gw)
+	resp, _ := get(t, srv.Client(), srv.URL+"/users/7?secret=x")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// The access log line is written when the handler returns, which may
+	// be just after the client has the whole response.
+	for len(buf.Bytes()) == 0 {
+		runtime.Gosched()
+	}
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line), buf.String())
+	assert.Equal(t, "users-get", line["route"])
+	assert.Equal(t, rec.Addr(), line["upstream"])
+	assert.Equal(t, "/users/7", line["path"])
+	assert.EqualValues(t, 200, line["status"])
+	assert.Equal(t, resp.Header.Get("X-Request-ID"), line["request_id"])
+	assert.NotContains(t, buf.String(), "secret", "query strings are not logged")
+}
+
+// safeBuffer is a bytes.Buffer safe for the server goroutine to write while
+// the test reads after the response.
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+func (b *safeBuffer) String() string { return string(b.Bytes()) }
