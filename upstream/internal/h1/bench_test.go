@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +145,63 @@ func BenchmarkWriteHead(b *testing.B) {
 		}
 		c.writeHead(bw, req, req.Host, fr)
 		_ = bw.Flush()
+	}
+}
+
+// BenchmarkReverseProxy measures httputil.ReverseProxy.ServeHTTP (recorder
+// in front, in-process upstream with a 1 KiB body behind) with Client and
+// with http.Transport as its Transport.
+func BenchmarkReverseProxy(b *testing.B) {
+	payload := strings.Repeat("x", 1<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1024")
+		_, _ = io.WriteString(w, payload)
+	}))
+	defer srv.Close()
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h1c := New(Config{})
+	defer h1c.CloseIdleConnections()
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"h1", h1c}, {"transport", tr}} {
+		rp := &httputil.ReverseProxy{
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+			Transport: rt.rt,
+		}
+		b.Run(rt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				proxyOnce(b, rp)
+			}
+			reportCPU(b, cpu)
+		})
+		b.Run(rt.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					proxyOnce(b, rp)
+				}
+			})
+			reportCPU(b, cpu)
+		})
+	}
+}
+
+func proxyOnce(b *testing.B, rp http.Handler) {
+	req := httptest.NewRequest(http.MethodGet, "/users/7?x=1", nil)
+	ctx, cancel := context.WithCancel(req.Context()) // as http.Server's
+	defer cancel()
+	rec := httptest.NewRecorder()
+	rp.ServeHTTP(rec, req.WithContext(ctx))
+	if rec.Code != http.StatusOK || rec.Body.Len() != 1024 {
+		b.Fatalf("status %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }
