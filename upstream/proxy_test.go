@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"context"
 	"encoding/json"
 	"errors"
@@ -648,6 +649,42 @@ func TestHTTP2OverTLS(t *testing.T) {
 	assert.Equal(t, "HTTP/2.0", res.Header.Get("X-Proto"), "h2 negotiated by ALPN")
 	assert.Equal(t, "tls:"+hostOf(t, srv.URL), string(body))
 	assert.Equal(t, "t2", res.Trailer.Get("X-T"))
+}
+
+// TestTLSServerNameFromFixedHost: the endpoint is an IP address; the fixed
+// Host is the name verified against the certificate (httptest's names
+// example.com).
+func TestTLSServerNameFromFixedHost(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Host)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	tests := []struct {
+		name string
+		host string
+		want int
+	}{
+		{"name in the certificate", "example.com:443", http.StatusOK},
+		{"name not in the certificate", "other.test", http.StatusBadGateway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := newTestUpstream(t, transportPath{name: "https", std: true}, Config{
+				Scheme: "https", Discovery: endpointsOf(hostOf(t, srv.URL)),
+				TLSClientConfig: &tls.Config{RootCAs: roots.RootCAs}, Host: FixedHost(tt.host),
+			})
+			rec := httptestRecorder(u, "/")
+			assert.Equal(t, tt.want, rec.Code)
+			if tt.want == http.StatusOK {
+				assert.Equal(t, tt.host, rec.Body.String())
+			}
+		})
+	}
 }
 
 func TestH2C(t *testing.T) {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
@@ -40,6 +41,18 @@ func newStdTransport(cfg *Config) *http.Transport {
 	case "https":
 		if cfg.TLSClientConfig != nil {
 			t.TLSClientConfig = cfg.TLSClientConfig.Clone()
+		}
+		if cfg.Host.fixed != "" && (t.TLSClientConfig == nil || t.TLSClientConfig.ServerName == "") {
+			// Endpoints are usually IP addresses, which a certificate does
+			// not name: the fixed Host is the name to verify and send as SNI.
+			if t.TLSClientConfig == nil {
+				t.TLSClientConfig = &tls.Config{}
+			}
+			host := cfg.Host.fixed
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			t.TLSClientConfig.ServerName = host
 		}
 		t.ForceAttemptHTTP2 = true
 	case "h2c":

@@ -142,8 +142,11 @@ type Config struct {
 	// Zero means [DefaultUpgradeIdleTimeout] (10m).
 	UpgradeIdleTimeout time.Duration
 
-	// TLSClientConfig configures TLS for the "https" scheme. Nil means the
-	// system roots and ServerName from the endpoint host. It is cloned.
+	// TLSClientConfig configures TLS for the "https" scheme; it is cloned.
+	// Nil means the system roots. An empty ServerName means the host of
+	// [FixedHost] when Host is one, else the endpoint's host: endpoints
+	// given as IP addresses then need ServerName (or FixedHost) to verify
+	// a certificate that names the service.
 	TLSClientConfig *tls.Config
 
 	// Logger receives a line for every request the Upstream fails to serve.
