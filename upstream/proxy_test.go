@@ -1,8 +1,8 @@
 package upstream
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
