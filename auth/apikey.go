@@ -59,7 +59,7 @@ type APIKeys struct {
 	query     string
 	cookie    string
 	challenge string
-	keys      map[[sha256.Size]byte]*Identity
+	keys      map[[sha256.Size]byte]*keyEntry
 }
 
 var _ Authenticator = (*APIKeys)(nil)
@@ -79,7 +79,7 @@ func NewAPIKeys(cfg APIKeyConfig) (*APIKeys, error) {
 		header: http.CanonicalHeaderKey(cfg.Header),
 		query:  cfg.Query,
 		cookie: cfg.Cookie,
-		keys:   make(map[[sha256.Size]byte]*Identity, len(cfg.Keys)),
+		keys:   make(map[[sha256.Size]byte]*keyEntry, len(cfg.Keys)),
 	}
 	if k.header == "" {
 		k.header = http.CanonicalHeaderKey(DefaultAPIKeyHeader)
@@ -117,7 +117,7 @@ func NewAPIKeys(cfg APIKeyConfig) (*APIKeys, error) {
 			id = ak.Consumer.identity(MethodAPIKey)
 			ids[ak.Consumer.ID] = id
 		}
-		k.keys[sum] = id
+		k.keys[sum] = &keyEntry{digest: sum, id: id}
 	}
 	return k, nil
 }
@@ -137,19 +137,27 @@ func (k *APIKeys) Authenticate(r *http.Request) (*Identity, error) {
 	return k.lookup(key)
 }
 
+// lookup finds the consumer of key. Only SHA-256 digests are looked up and
+// compared, so the time taken reveals nothing about stored keys' bytes: a
+// client controls the digest's preimage, not the digest. The stored digest
+// (or, for an unknown key, a dummy) is confirmed with a constant-time
+// compare, so known and unknown keys do the same work.
 func (k *APIKeys) lookup(key string) (*Identity, error) {
 	sum := sha256.Sum256([]byte(key))
-	id, ok := k.keys[sum]
-	// Confirm in constant time against the stored digest (or a dummy), so
-	// that the path is the same for unknown and wrong keys.
-	want := dummyDigest
+	e, ok := k.keys[sum]
+	stored := &dummyDigest
 	if ok {
-		want = sum
+		stored = &e.digest
 	}
-	if subtle.ConstantTimeCompare(want[:], sum[:]) != 1 || !ok {
+	if subtle.ConstantTimeCompare(stored[:], sum[:]) != 1 || !ok {
 		return nil, ErrInvalidCredentials
 	}
-	return id, nil
+	return e.id, nil
+}
+
+type keyEntry struct {
+	digest [sha256.Size]byte
+	id     *Identity
 }
 
 var dummyDigest = sha256.Sum256([]byte("gatewaykit: no such api key"))
