@@ -146,7 +146,7 @@ func TestLocalConcurrentExact(t *testing.T) {
 func TestLocalKeyCapHolds(t *testing.T) {
 	t.Parallel()
 	const maxKeys = 10_000
-	const flood = 1_000_000
+	const flood = floodKeys
 	l := NewLocal(LocalConfig{Limits: []Limit{PerMinute(60)}, MaxKeys: maxKeys, Now: fixedClock(t0)})
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -172,7 +172,7 @@ func TestLocalByteCapHolds(t *testing.T) {
 	t.Parallel()
 	const maxBytes = 1 << 20
 	l := NewLocal(LocalConfig{Algorithm: TokenBucket, Limits: []Limit{PerSecond(5), PerDay(100)}, MaxBytes: maxBytes, Now: fixedClock(t0)})
-	for i := range 200_000 {
+	for i := range floodKeys / 5 {
 		l.AllowAt("consumer-with-a-long-identifier-"+strconv.Itoa(i), 1, t0)
 	}
 	st := l.Stats()

@@ -80,8 +80,8 @@ type Config struct {
 	Algorithm Algorithm
 	// Prefix starts every Redis key; zero means [DefaultPrefix]. It must
 	// not contain '{' or '}'. Keys are Prefix + "{" + 16 hex digits of a
-	// 64-bit FNV-1a hash of the key + "}" + key + ":" + window in ms: the
-	// hash tag puts all windows of a key in one Cluster slot and spreads
+	// 64-bit FNV-1a hash of the key + "}" + key + ":g" (GCRA) or ":s"
+	// (sliding window) + the window in ms: the hash tag puts all windows of a key in one Cluster slot and spreads
 	// keys evenly even when they contain braces themselves.
 	Prefix string
 	// Timeout bounds each decision's Redis round trip; zero means
@@ -148,7 +148,7 @@ type Limiter struct {
 	algo     Algorithm
 	script   *redis.Script
 	prefix   string
-	suffixes []string // ":" + window in ms, per window
+	suffixes []string // ":g" or ":s" + window in ms, per window
 	params   []any    // per-window script arguments
 	timeout  time.Duration
 	fallback ratelimit.Limiter
@@ -236,7 +236,13 @@ func New(cfg Config) *Limiter {
 	}
 	l.br = breaker{threshold: int32(th), cooldown: int64(cd), onChange: cfg.OnStateChange}
 	for _, lim := range l.limits {
-		l.suffixes = append(l.suffixes, ":"+strconv.FormatInt(lim.Window.Milliseconds(), 10))
+		// The algorithm letter keeps GCRA strings and sliding-window
+		// hashes of one key apart (no WRONGTYPE if both are used).
+		tag := ":g"
+		if l.algo == SlidingWindow {
+			tag = ":s"
+		}
+		l.suffixes = append(l.suffixes, tag+strconv.FormatInt(lim.Window.Milliseconds(), 10))
 		switch l.algo {
 		case GCRA:
 			iv := (lim.Interval() + time.Microsecond - 1) / time.Microsecond // µs, rounded up: never faster than the limit

@@ -108,7 +108,8 @@ for i = 1, nk do
       redis.call('HSET', KEYS[i], 's', string.format('%d', start), 'c', c, 'p', p)
       redis.call('PEXPIRE', KEYS[i], math.ceil(2 * W / 1000) + 1)
     end
-  elseif n <= Q then
+  elseif n <= Q and used + n > Q then
+    -- this window lacks room (others may not: they report no wait)
     if c + n <= Q and p > 0 then
       -- later in this window, as the previous window's weight fades
       retry = start + (1 - (Q - c - n) / p) * W - now

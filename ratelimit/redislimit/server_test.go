@@ -23,6 +23,7 @@ const redisBinary = "/usr/bin/redis-server"
 type redisServer struct {
 	tb   testing.TB
 	port int
+	args []string // extra server arguments
 	mu   sync.Mutex
 	// protects cmd and exited
 	cmd    *exec.Cmd
@@ -63,9 +64,9 @@ func freePort(tb testing.TB) int {
 	return port
 }
 
-func startRedis(tb testing.TB) *redisServer {
+func startRedis(tb testing.TB, args ...string) *redisServer {
 	tb.Helper()
-	s := &redisServer{tb: tb, port: freePort(tb)}
+	s := &redisServer{tb: tb, port: freePort(tb), args: args}
 	s.start()
 	tb.Cleanup(s.stop)
 	return s
@@ -78,8 +79,9 @@ func (s *redisServer) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := &readyWriter{ready: make(chan struct{})}
-	cmd := exec.Command(redisBinary, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no"}, s.args...)
+	cmd := exec.Command(redisBinary, args...)
 	cmd.Stdout, cmd.Stderr = w, w
 	require.NoError(s.tb, cmd.Start(), "start %s", redisBinary)
 	exited := make(chan error, 1)
