@@ -70,6 +70,7 @@ type Config struct {
 type Router struct {
 	routes           []Route
 	hosts            map[string]*node
+	hostTab          *table     // hosts as a table, nil when they cluster (then hosts is used)
 	hostLens         uint64     // bit len&63 set for every host in hosts: skips most misses
 	wildHosts        []wildHost // "*.example.com" trees, longest suffix first
 	root             *node      // host-less routes
@@ -153,6 +154,9 @@ func New(cfg Config) (*Router, error) {
 	rt.root.finish()
 	for _, n := range rt.hosts {
 		n.finish()
+	}
+	if len(rt.hosts) > 0 {
+		rt.hostTab = newTable(rt.hosts)
 	}
 	sort.SliceStable(rt.wildHosts, func(i, j int) bool { return len(rt.wildHosts[i].suffix) > len(rt.wildHosts[j].suffix) })
 	for _, w := range rt.wildHosts {
@@ -330,8 +334,14 @@ func (rt *Router) hostTree(host string) *node {
 				}
 				buf[j] = c
 			}
+			if rt.hostTab != nil {
+				return rt.hostTab.getBytes(buf[:len(host)])
+			}
 			return rt.hosts[string(buf[:len(host)])]
 		}
+	}
+	if rt.hostTab != nil {
+		return rt.hostTab.get(host)
 	}
 	return rt.hosts[host]
 }

@@ -16,7 +16,8 @@ const mapThreshold = 8
 type node struct {
 	lit    string // this node's literal (unescaped) when it is a literal child
 	lits   []*node
-	litMap map[string]*node // set when len(lits) > mapThreshold
+	litMap map[string]*node // set when len(lits) > mapThreshold and tab is nil
+	tab    *table           // set when len(lits) > mapThreshold, if it fits
 	wild   *node            // {x}
 	multi  *leaf            // {x...} or trailing slash, ending here
 	end    *leaf            // patterns whose last segment is this node
@@ -121,6 +122,8 @@ func (n *node) finish() {
 	sort.Slice(n.lits, func(i, j int) bool { return n.lits[i].lit < n.lits[j].lit })
 	if len(n.lits) <= mapThreshold {
 		n.litMap = nil
+	} else if t := newTable(n.litMap); t != nil {
+		n.tab, n.litMap = t, nil
 	}
 	for _, c := range n.lits {
 		c.finish()
@@ -138,6 +141,9 @@ func (n *node) child(seg string, esc bool) *node {
 		return nil
 	}
 	if !esc || strings.IndexByte(seg, '%') < 0 {
+		if n.tab != nil {
+			return n.tab.get(seg)
+		}
 		if n.litMap != nil {
 			return n.litMap[seg]
 		}
@@ -148,9 +154,12 @@ func (n *node) child(seg string, esc bool) *node {
 		}
 		return nil
 	}
-	if n.litMap != nil {
+	if n.tab != nil || n.litMap != nil {
 		var buf [128]byte
 		if k, ok := unescapeInto(buf[:], seg); ok {
+			if n.tab != nil {
+				return n.tab.getBytes(buf[:k])
+			}
 			return n.litMap[string(buf[:k])]
 		}
 	}
