@@ -26,7 +26,9 @@ type Config struct {
 	// TTL is the heuristic freshness lifetime (RFC 9111 §4.2.2) given to
 	// storable responses that carry no explicit expiration (no s-maxage,
 	// max-age or Expires) and whose status is heuristically cacheable or
-	// that are marked public. Explicit freshness always wins. Zero means no
+	// that are marked public. Explicit freshness always wins, and with a
+	// Last-Modified the lifetime is at most 10% of the time since it (as
+	// §4.2.2 encourages). Zero means no
 	// heuristic freshness: such responses are stored only when they have a
 	// validator, and revalidated on every use.
 	TTL time.Duration

@@ -21,7 +21,8 @@
 //     Hop-by-hop fields are not stored; a missing Date is added.
 //   - Freshness (§4.2): s-maxage, then max-age, then Expires minus Date;
 //     invalid or repeated freshness information means stale. Heuristic
-//     freshness ([Config.TTL]) only without explicit expiration. Age is
+//     freshness ([Config.TTL], capped at 10% of the time since
+//     Last-Modified) only without explicit expiration. Age is
 //     computed as §4.2.3 says (apparent age, Age, response delay, resident
 //     time) and sent on every response served from storage.
 //   - Request directives: max-age, max-stale, min-fresh, no-cache,
@@ -48,7 +49,8 @@
 //     the whole response (a server may ignore Range); a range request that
 //     misses is passed through and its 206 is not stored.
 //   - Cache-Status (RFC 9211) on every response: "hit; ttl=N",
-//     "fwd=uri-miss; stored", "fwd=stale; fwd-status=304",
+//     "fwd=uri-miss; stored", "fwd=stale; fwd-status=304", "fwd=request"
+//     (the request's directives, such as no-cache, sent it upstream),
 //     "fwd=uri-miss; collapsed", "fwd=bypass" and detail=reason when a
 //     response is not stored.
 //

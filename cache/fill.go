@@ -24,7 +24,7 @@ type flight struct {
 
 // fill answers r from upstream and stores the response when allowed. stale
 // is the stored response to revalidate, or nil.
-func (c *Cache) fill(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rdv directives, now time.Time) {
+func (c *Cache) fill(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rdv directives, now time.Time, fwd string) {
 	rd := &rdv // on the heap only on this path
 	// A no-cache request wants its own trip to the origin, and a key that
 	// recently gave an uncacheable response would only queue.
@@ -32,14 +32,14 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, next http.Handler, 
 		f, leader := c.join(key)
 		if leader {
 			defer c.land(key, f)
-			c.fetch(w, r, next, key, stale, rd, f)
+			c.fetch(w, r, next, key, stale, rd, f, fwd)
 			return
 		}
 		if c.await(w, r, f, key, rd) {
 			return
 		}
 	}
-	c.fetch(w, r, next, key, stale, rd, nil)
+	c.fetch(w, r, next, key, stale, rd, nil, fwd)
 }
 
 func (c *Cache) join(key string) (*flight, bool) {
@@ -98,9 +98,9 @@ func (c *Cache) await(w http.ResponseWriter, r *http.Request, f *flight, key str
 // fetch sends r upstream (a conditional request when stale is set),
 // streams the response to the client while storing it, and publishes a
 // shareable result to f.
-func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rd *directives, f *flight) {
+func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rd *directives, f *flight, fwd string) {
 	out := c.outbound(r, stale)
-	fl := &filler{c: c, r: r, rd: rd, key: key, stale: stale, f: f, reqTime: c.now()}
+	fl := &filler{c: c, r: r, rd: rd, key: key, stale: stale, f: f, fwd: fwd, reqTime: c.now()}
 	rw := respwriter.New(w)
 	rw.OnHeader = fl.onHeader
 	fl.rw = rw
@@ -132,7 +132,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 		if !ok {
 			// The 304 is for another representation (§4.3.4): fetch
 			// the full response instead.
-			c.fetch(w, r, next, key, nil, rd, f)
+			c.fetch(w, r, next, key, nil, rd, f, fwd)
 			return
 		}
 		vkey, shareable := c.put(r.Context(), key, ne, r, nil)
@@ -142,7 +142,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 		nm := prepare(ne)
 		age := nm.age(ne, c.now())
 		c.writeEntry(w, r, ne, nm, []string{strconv.FormatInt(secondsOf(age), 10)},
-			nm.statusValue(c.name+"; fwd=stale; fwd-status=304"))
+			nm.statusValue(c.name+"; fwd="+fwd+"; fwd-status=304"))
 		c.event(EventRevalidated)
 		return
 	}
@@ -194,6 +194,7 @@ type filler struct {
 	key   string
 	stale *Entry
 	f     *flight
+	fwd   string
 	rw    *respwriter.Writer
 
 	reqTime, respTime time.Time
@@ -211,7 +212,7 @@ func (fl *filler) onHeader(status int) {
 	fl.respTime = c.now()
 	fl.status = status
 	fl.tags = c.takeTags(h)
-	cs := c.name + "; fwd=" + fwdOf(fl.stale)
+	cs := c.name + "; fwd=" + fl.fwd
 	if fl.stale != nil {
 		cs += "; fwd-status=" + strconv.Itoa(status)
 	}

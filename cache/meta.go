@@ -26,6 +26,7 @@ type entryMeta struct {
 	// initialAge is corrected_initial_age (§4.2.3).
 	initialAge time.Duration
 
+	date       time.Time // Date, or the response time without one
 	etag       string
 	lastMod    time.Time
 	hasLastMod bool
@@ -94,6 +95,7 @@ func deriveMeta(e *Entry) *entryMeta {
 	apparent := max(e.ResponseTime.Sub(date), 0)
 	delay := max(e.ResponseTime.Sub(e.RequestTime), 0)
 	m.initialAge = max(apparent, ageValue+delay)
+	m.date = date
 
 	if v := h["Etag"]; len(v) > 0 {
 		m.etag = v[0]

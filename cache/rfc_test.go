@@ -179,6 +179,14 @@ func TestRFC9111Freshness(t *testing.T) {
 		{name: "4.2.2/heuristic-freshness-when-configured", cfg: Config{TTL: 30 * time.Second}, origin: resp(), steps: []step{
 			{upstream: 1}, {advance: 29 * time.Second, upstream: 1, cacheStatus: "hit"}, {advance: 2 * time.Second, upstream: 2},
 		}},
+		{name: "4.2.2/heuristic-at-most-10-percent-of-last-modified-age", cfg: Config{TTL: time.Hour},
+			origin: resp("Date", date(0), "Last-Modified", date(-100*time.Second)), steps: []step{
+				{upstream: 1}, {advance: 9 * time.Second, upstream: 1, cacheStatus: "hit; ttl=1"},
+				{advance: 2 * time.Second, upstream: 2, cacheStatus: "fwd=stale",
+					check: func(t *testing.T, o *origin, _ *httptest.ResponseRecorder) {
+						assert.Equal(t, date(-100*time.Second), o.last().Header.Get("If-Modified-Since"))
+					}},
+			}},
 		{name: "4.2.2/no-heuristic-when-explicit-expiration", cfg: Config{TTL: time.Hour}, origin: etagOrigin("max-age=5"), steps: []step{
 			{upstream: 1}, {advance: 6 * time.Second, upstream: 2, cacheStatus: "fwd-status=304"},
 		}},
@@ -211,7 +219,7 @@ func TestRFC9111Freshness(t *testing.T) {
 			{upstream: 1}, {advance: 50 * time.Second, header: hdr("Cache-Control", "min-fresh=20"), upstream: 2},
 		}},
 		{name: "5.2.1.4/request-no-cache-forwards", origin: resp("Cache-Control", "max-age=60"), steps: []step{
-			{upstream: 1}, {header: hdr("Cache-Control", "no-cache"), upstream: 2, body: str("v2")}, {upstream: 2, body: str("v2")},
+			{upstream: 1}, {header: hdr("Cache-Control", "no-cache"), upstream: 2, body: str("v2"), cacheStatus: "fwd=request"}, {upstream: 2, body: str("v2")},
 		}},
 		{name: "5.2.1.7/only-if-cached-504-when-absent", origin: resp("Cache-Control", "max-age=60"), steps: []step{
 			{header: hdr("Cache-Control", "only-if-cached"), status: 504, upstream: 0,

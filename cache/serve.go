@@ -51,10 +51,15 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		c.logger.WarnContext(r.Context(), "cache: store get failed", "err", err)
 		e = nil
 	}
+	fwd := "uri-miss" // RFC 9211 §2.2: why the request goes upstream
 	if e != nil {
 		m := prepare(e)
 		age := m.age(e, now)
 		lifetime := c.lifetime(m)
+		fwd = "stale"
+		if age < lifetime && !m.dir.noCache {
+			fwd = "request" // fresh, but the request's directives want more
+		}
 		switch c.usability(m, &rd, age, lifetime) {
 		case useFresh:
 			ageS := secondsOf(age)
@@ -82,17 +87,10 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		// A HEAD response is not stored, and a partial one neither:
 		// forward both as they are.
 		c.event(EventMiss)
-		c.bypass(w, r, next, fwdOf(e))
+		c.bypass(w, r, next, fwd)
 		return
 	}
-	c.fill(w, r, next, key, e, rd, now)
-}
-
-func fwdOf(e *Entry) string {
-	if e != nil {
-		return "stale"
-	}
-	return "uri-miss"
+	c.fill(w, r, next, key, e, rd, now, fwd)
 }
 
 // lookup returns the stored response for r under key, following a Vary
@@ -145,10 +143,15 @@ func (c *Cache) lifetime(m *entryMeta) time.Duration {
 	if m.explicit {
 		return m.lifetime
 	}
-	if m.heuristicOK {
-		return c.cfg.TTL
+	if !m.heuristicOK {
+		return 0
 	}
-	return 0
+	if m.hasLastMod {
+		// §4.2.2: no more than a fraction (10%) of the time since
+		// Last-Modified.
+		return min(c.cfg.TTL, max(m.date.Sub(m.lastMod)/10, 0))
+	}
+	return c.cfg.TTL
 }
 
 // noStale reports whether the response forbids serving it stale: a shared
