@@ -26,6 +26,13 @@ var (
 // randomPatterns returns up to n distinct random patterns drawn from a small
 // vocabulary, so that overlaps are frequent.
 func randomPatterns(rng *rand.Rand, n int) []string {
+	return randomPatternsFrom(rng, n, fuzzLits)
+}
+
+// wideLits has more literals than mapThreshold, so nodes use the table.
+var wideLits = []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "resource1", "resource22", "x%20y", "caf%C3%A9"}
+
+func randomPatternsFrom(rng *rand.Rand, n int, lits []string) []string {
 	var out []string
 	for range n {
 		var b strings.Builder
@@ -39,14 +46,14 @@ func randomPatterns(rng *rand.Rand, n int) []string {
 			b.WriteByte('/')
 			switch k := rng.IntN(10); {
 			case k < 6:
-				b.WriteString(fuzzLits[rng.IntN(len(fuzzLits))])
+				b.WriteString(lits[rng.IntN(len(lits))])
 			case k < 8:
 				b.WriteString("{w" + string(rune('0'+wild)) + "}")
 				wild++
 			case i == nseg-1 && k == 8:
 				b.WriteString("{rest...}")
 			default:
-				b.WriteString(fuzzLits[0])
+				b.WriteString(lits[0])
 			}
 		}
 		switch rng.IntN(4) {
@@ -165,14 +172,16 @@ func compareWithServeMux(t *testing.T, patterns []string, method, host, target s
 	return true
 }
 
-func randomTarget(rng *rand.Rand) string {
+func randomTarget(rng *rand.Rand) string { return randomTargetFrom(rng, fuzzLits) }
+
+func randomTargetFrom(rng *rand.Rand, lits []string) string {
 	var b strings.Builder
 	n := rng.IntN(5)
 	for range n {
 		b.WriteByte('/')
 		switch k := rng.IntN(10); {
 		case k < 6:
-			b.WriteString(fuzzLits[rng.IntN(len(fuzzLits))])
+			b.WriteString(lits[rng.IntN(len(lits))])
 		case k < 7:
 			b.WriteString("%61") // "a", needlessly escaped
 		case k < 9:
@@ -201,6 +210,26 @@ func TestMatchAgainstServeMux(t *testing.T) {
 		}
 	}
 	assert.Greater(t, compared, 2000, "most random cases are in the shared semantics")
+}
+
+func TestMatchAgainstServeMuxWide(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	compared := 0
+	for range 800 {
+		patterns := randomPatternsFrom(rng, 20+rng.IntN(60), wideLits)
+		method := []string{"GET", "POST", "HEAD", "DELETE", "PUT"}[rng.IntN(5)]
+		host := []string{"a.example", "b.example", "c.example"}[rng.IntN(3)]
+		for range 4 {
+			if compareWithServeMux(t, patterns, method, host, randomTargetFrom(rng, wideLits)) {
+				compared++
+			}
+		}
+		if t.Failed() {
+			return
+		}
+	}
+	assert.Greater(t, compared, 1600, "most random cases are in the shared semantics")
 }
 
 func FuzzMatch(f *testing.F) {
