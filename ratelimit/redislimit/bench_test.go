@@ -42,11 +42,11 @@ func BenchmarkRedisDecision(b *testing.B) {
 		name   string
 		decide func(ctx context.Context, key string) error
 	}{
-		{"gcra", limiterFunc(New(Config{Client: rdb, Limits: limits, Prefix: "bg:"}))},
-		{"gcra-3-windows", limiterFunc(New(Config{Client: rdb, Prefix: "bg3:", Limits: []ratelimit.Limit{
+		{"gcra", limiterFunc(New(Config{Client: rdb, Timeout: time.Second, Limits: limits, Prefix: "bg:"}))},
+		{"gcra-3-windows", limiterFunc(New(Config{Client: rdb, Timeout: time.Second, Prefix: "bg3:", Limits: []ratelimit.Limit{
 			ratelimit.PerSecond(1e6), ratelimit.PerHour(1e9), ratelimit.PerDay(1e10)}}))},
-		{"sliding-window", limiterFunc(New(Config{Client: rdb, Limits: limits, Algorithm: SlidingWindow, Prefix: "bs:"}))},
-		{"gcra-lease-100", limiterFunc(New(Config{Client: rdb, Limits: limits, Lease: 100, Prefix: "bl:"}))},
+		{"sliding-window", limiterFunc(New(Config{Client: rdb, Timeout: time.Second, Limits: limits, Algorithm: SlidingWindow, Prefix: "bs:"}))},
+		{"gcra-lease-100", limiterFunc(New(Config{Client: rdb, Timeout: time.Second, Limits: limits, Lease: 100, Prefix: "bl:"}))},
 		{"naive-incr-expire", naive},
 	}
 	for _, par := range []int{1, 16} {

@@ -40,7 +40,7 @@ func TestRedisCluster(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.addr()}, ContextTimeoutEnabled: true, MaxRetries: 1})
 	t.Cleanup(func() { _ = cc.Close() })
 	for _, algo := range []Algorithm{GCRA, SlidingWindow} {
-		l := New(Config{Client: cc, Algorithm: algo, Limits: []ratelimit.Limit{ratelimit.PerSecond(100), ratelimit.PerMinute(3), ratelimit.PerDay(1000)}})
+		l := New(Config{Client: cc, Algorithm: algo, Timeout: testTimeout, Limits: []ratelimit.Limit{ratelimit.PerSecond(100), ratelimit.PerMinute(3), ratelimit.PerDay(1000)}})
 		for i := range 3 {
 			d, err := l.Allow(bg, "GET /users/{id}|203.0.113.9", 1)
 			require.NoError(t, err, "%v: multi-key script in cluster mode", algo)

@@ -40,7 +40,7 @@ func newInstance(t *testing.T, srv *redisServer, cfg Config, calls *callCounter)
 	cfg.Client = rdb
 	// Generous: the machine running -race tests may be slow, and this
 	// test is about counting, not latency.
-	cfg.Timeout = 5 * time.Second
+	cfg.Timeout = testTimeout
 	lim := New(cfg)
 	p := ratelimit.New(ratelimit.Config{Name: "demo", Limiters: []ratelimit.Limiter{lim}, Key: ratelimit.Const("everyone"), Failure: ratelimit.FailClosed})
 	mux := http.NewServeMux()

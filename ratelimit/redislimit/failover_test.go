@@ -43,7 +43,7 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 			var mu sync.Mutex
 			var transitions []string
 			cfg := Config{
-				Client: rdb, Limits: limits, FailureThreshold: 2, Cooldown: 5 * time.Second, Now: clock.Now,
+				Client: rdb, Limits: limits, Timeout: testTimeout, FailureThreshold: 2, Cooldown: 5 * time.Second, Now: clock.Now,
 				OnStateChange: func(from, to State) {
 					mu.Lock()
 					transitions = append(transitions, from.String()+">"+to.String())

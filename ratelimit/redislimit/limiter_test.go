@@ -62,7 +62,7 @@ func TestDecisions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := New(Config{Client: rdb, Algorithm: tt.algo, Prefix: "t-" + tt.algo.String() + ":", Limits: []ratelimit.Limit{ratelimit.PerHour(3)}})
+			l := New(Config{Client: rdb, Timeout: testTimeout, Algorithm: tt.algo, Prefix: "t-" + tt.algo.String() + ":", Limits: []ratelimit.Limit{ratelimit.PerHour(3)}})
 			for i := range 3 {
 				d, err := l.Allow(bg, "alice", 1)
 				require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestMultiWindowOneCall(t *testing.T) {
 	var calls callCounter
 	rdb.AddHook(&calls)
 	for _, algo := range []Algorithm{GCRA, SlidingWindow} {
-		l := New(Config{Client: rdb, Algorithm: algo, Prefix: algo.String() + ":", Limits: []ratelimit.Limit{ratelimit.PerHour(5), ratelimit.PerDay(2)}})
+		l := New(Config{Client: rdb, Timeout: testTimeout, Algorithm: algo, Prefix: algo.String() + ":", Limits: []ratelimit.Limit{ratelimit.PerHour(5), ratelimit.PerDay(2)}})
 		_, err := l.Allow(bg, "warm-up", 1) // EVALSHA, NOSCRIPT, EVAL: loads the script
 		require.NoError(t, err)
 		before := calls.n.Load()
@@ -138,7 +138,7 @@ func TestMultiWindowOneCall(t *testing.T) {
 		assert.True(t, strings.HasPrefix(keys[1], algo.String()+":"+tag+"}"), "%v: windows share the hash tag: %v", algo, keys)
 		assert.NotEqual(t, keys[0], keys[1])
 	}
-	other := New(Config{Client: rdb, Limits: []ratelimit.Limit{ratelimit.PerHour(5)}})
+	other := New(Config{Client: rdb, Timeout: testTimeout, Limits: []ratelimit.Limit{ratelimit.PerHour(5)}})
 	assert.NotEqual(t, other.Keys("a")[0][:20], other.Keys("b")[0][:20], "distinct keys get distinct tags")
 }
 
@@ -146,7 +146,7 @@ func TestNoScriptReload(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	rdb := srv.client(t)
-	l := New(Config{Client: rdb, Limits: []ratelimit.Limit{ratelimit.PerMinute(10)}})
+	l := New(Config{Client: rdb, Timeout: testTimeout, Limits: []ratelimit.Limit{ratelimit.PerMinute(10)}})
 	d, err := l.Allow(bg, "k", 1)
 	require.NoError(t, err)
 	require.True(t, d.Allowed)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const redisBinary = "/usr/bin/redis-server"
+
+// testTimeout is the Redis timeout of tests that count rather than time
+// decisions: generous, because the machine running -race may be slow.
+const testTimeout = 5 * time.Second
 
 // redisServer is a real redis-server process on a loopback port, started
 // and stopped (by PID) by the test.
