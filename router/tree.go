@@ -7,7 +7,8 @@ import (
 )
 
 // mapThreshold is the number of literal children above which a node indexes
-// them in a map instead of scanning a slice.
+// them in a [table] (or, when their keys cluster, a map) instead of scanning
+// a slice.
 const mapThreshold = 8
 
 // node is one position in the segment trie of one host (or of the host-less
