@@ -230,3 +230,20 @@ func BenchmarkNew(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatchMiss measures a request no route matches (a scanner probing
+// paths): the walk stops at the first unknown segment.
+func BenchmarkMatchMiss(b *testing.B) {
+	rt, err := New(Config{Routes: benchRoutes(1000)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/api/v1/unknown/12345/sub", nil)
+	if _, _, ok := rt.Match(r); ok {
+		b.Fatal("unexpected match")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rt.Match(r)
+	}
+}
