@@ -153,6 +153,14 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if r.Body != nil {
 		c.body.rc = r.Body
 		out.Body = &c.body
+		if !u.poolCalls {
+			// The transport sends the body while the response may already
+			// stream back (an upstream that answers as it reads): without
+			// full duplex, net/http's HTTP/1 server would discard the rest
+			// of the client's body once the response starts. The h1
+			// client writes the whole body first, so it does not need it.
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
 	}
 
 	if u.cfg.Rewrite != nil {

@@ -817,3 +817,86 @@ func TestRequestBodyClosedAfterServe(t *testing.T) {
 		assert.ErrorIs(t, err, errBodyReadAfterClose)
 	})
 }
+
+func TestPathsAndBodiesPassIntact(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
+	tests := []struct {
+		name, method, target, body string
+		chunked                    bool
+		wantURI, wantBody          string
+		wantLen                    string
+	}{
+		{name: "encoded slash and space kept", method: "GET", target: "/a%2Fb/c%20d?x=%2F", wantURI: "/a%2Fb/c%20d?x=%2F"},
+		{name: "HEAD keeps Content-Length", method: "HEAD", target: "/len", wantURI: "/len", wantLen: "5"},
+		{name: "large request body with length", method: "POST", target: "/up", body: big, wantURI: "/up", wantBody: big},
+		{name: "large chunked request body", method: "PUT", target: "/up", body: big, chunked: true, wantURI: "/up", wantBody: big},
+		{name: "large response", method: "GET", target: "/big", wantURI: "/big", wantBody: big},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			forEachPath(t, func(t *testing.T, p transportPath) {
+				addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Uri", r.RequestURI)
+					switch r.URL.Path {
+					case "/len":
+						w.Header().Set("Content-Length", "5")
+						_, _ = io.WriteString(w, "hello")
+					case "/big":
+						_, _ = io.WriteString(w, big)
+					default:
+						// Read all first: net/http's HTTP/1 server is not full
+						// duplex and would cut an echo short.
+						b, _ := io.ReadAll(r.Body)
+						_, _ = w.Write(b)
+					}
+				})
+				u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+				front, client := frontend(t, u)
+				var body io.Reader
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+					if tt.chunked {
+						body = io.MultiReader(body) // hides the length
+					}
+				}
+				req, err := http.NewRequest(tt.method, front.URL+tt.target, body)
+				require.NoError(t, err)
+				res, err := client.Do(req)
+				require.NoError(t, err)
+				got, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				require.NoError(t, err)
+				assert.Equal(t, http.StatusOK, res.StatusCode)
+				assert.Equal(t, tt.wantURI, res.Header.Get("X-Uri"))
+				assert.Equal(t, len(tt.wantBody), len(got))
+				assert.True(t, tt.wantBody == string(got), "body intact")
+				if tt.wantLen != "" {
+					assert.Equal(t, tt.wantLen, res.Header.Get("Content-Length"))
+				}
+			})
+		})
+	}
+}
+
+// TestFullDuplex: an upstream may stream its response while it still reads
+// the request body.
+func TestFullDuplex(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			_ = http.NewResponseController(w).EnableFullDuplex()
+			_, _ = io.Copy(w, r.Body)
+		})
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		front, client := frontend(t, u)
+		res, err := client.Post(front.URL, "text/plain", io.MultiReader(strings.NewReader(big)))
+		require.NoError(t, err)
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, len(big), len(got))
+	})
+}
