@@ -133,8 +133,9 @@ type Config struct {
 	// FlushInterval is the period at which the response body is flushed to
 	// the client while it is copied. Zero means no periodic flush, as in
 	// httputil.ReverseProxy. Whatever its value, responses that are
-	// text/event-stream, carry "X-Accel-Buffering: no", or have no known
-	// length (chunked) are flushed after every write.
+	// text/event-stream, carry "X-Accel-Buffering: no" (passed on to the
+	// client, for proxies in front), or have no known length (chunked) are
+	// flushed after every write.
 	FlushInterval time.Duration
 
 	// UpgradeIdleTimeout closes both sides of an upgraded connection
