@@ -47,6 +47,16 @@
 //     has one; an absent User-Agent stays absent;
 //   - Host follows [Config.Host]: the client's by default.
 //
+// # Endpoints and balancing
+//
+// The endpoint set is an immutable snapshot behind an atomic pointer:
+// [Upstream.Run] swaps it on every [Discovery] update and requests read it
+// without locks. A [Snapshotter] discovery (a static list) seeds it in
+// [New]. The [Balancer] picks the endpoint of each attempt; [RoundRobin] is
+// the default, and the package has weighted, random, least-request,
+// peak-EWMA and consistent-hash (Maglev) balancers. Retries never go back
+// to an endpoint that just failed while another remains.
+//
 // # Errors
 //
 // Failures before the response status are answered by

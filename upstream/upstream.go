@@ -14,12 +14,22 @@ import (
 
 // Defaults applied by [New] to zero [Config] fields.
 const (
-	DefaultDialTimeout             = 5 * time.Second
-	DefaultResponseHeaderTimeout   = 60 * time.Second
-	DefaultIdleConnTimeout         = 90 * time.Second
+	// DefaultDialTimeout is Config.DialTimeout's default (Envoy's
+	// connect_timeout).
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultResponseHeaderTimeout is Config.ResponseHeaderTimeout's
+	// default (nginx's proxy_read_timeout, Kong's read_timeout).
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	// DefaultIdleConnTimeout is Config.IdleConnTimeout's default (as
+	// http.DefaultTransport).
+	DefaultIdleConnTimeout = 90 * time.Second
+	// DefaultMaxIdleConnsPerEndpoint is Config.MaxIdleConnsPerEndpoint's
+	// default.
 	DefaultMaxIdleConnsPerEndpoint = 64
-	DefaultUpgradeIdleTimeout      = 10 * time.Minute
-	DefaultMaxReplayBody           = 64 << 10
+	// DefaultUpgradeIdleTimeout is Config.UpgradeIdleTimeout's default.
+	DefaultUpgradeIdleTimeout = 10 * time.Minute
+	// DefaultMaxReplayBody is Config.MaxReplayBody's default, in bytes.
+	DefaultMaxReplayBody = 64 << 10
 )
 
 // Config describes one upstream service. The zero value of every field but
