@@ -46,11 +46,13 @@
 //
 // # Numbers
 //
-// BenchmarkRoundTrip (GET, 1 KiB response, in-process upstream, 2 cores)
-// measures about 28 µs of process CPU per request (client and upstream
-// server together) and 30 allocations against about 48 µs and 57 for
-// [net/http.Transport] in the same run; of the client's own code only the
-// response body wrapper allocates.
+// BenchmarkRoundTrip (1 KiB bodies, in-process upstream, 2 cores, process
+// CPU per request with the upstream server included) measures about 29 µs
+// for a GET against 34-44 µs with [net/http.Transport] in the same run, and
+// 27-35 µs against 63-72 µs for a POST with a 1 KiB body; 29 allocations
+// against 57 for the GET. Of the client's own code only the response body
+// wrapper allocates, plus context.AfterFunc's registration (2 allocations)
+// when the request's context can be cancelled.
 //
 // # What it does not do
 //

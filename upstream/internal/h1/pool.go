@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptrace"
-	"time"
-
 	"sync"
+	"time"
 )
 
 // hostPool holds the connections to one host:port.
