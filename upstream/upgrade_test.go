@@ -160,3 +160,23 @@ func TestUpgradeRefusedIsPlainResponse(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, res.StatusCode)
 	})
 }
+
+func TestUpgradeInvalidProtocolRejected(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		reached := make(chan struct{}, 1)
+		addr := backend(t, func(w http.ResponseWriter, r *http.Request) { reached <- struct{}{} })
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		front, _ := frontend(t, u)
+		c, err := net.Dial("tcp", hostOf(t, front.URL))
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: web\xc3\xb6socket\r\n\r\n")
+		require.NoError(t, err)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		assert.Empty(t, reached, "never sent upstream")
+	})
+}
