@@ -1,18 +1,20 @@
 package cache
 
 import (
+	"maps"
 	"net/http"
 	"time"
 
 	"github.com/gatewaykit/gateway/internal/respwriter"
 )
 
-// capture is the ResponseWriter given to upstream for revalidations and
-// background refreshes. It is not a wrapper of the client's writer: it
-// holds the status and header fields back until it sees the status, so a
-// 304 answering the cache's own conditional request, or an error the cache
-// will hide with a stale response (stale-if-error), never reaches the
-// client. When absorb rejects the status, it hands the response over to
+// capture is the ResponseWriter given to upstream on misses,
+// revalidations and background refreshes. [respwriter.Writer] shares the
+// client's header map and always forwards the status; capture gives
+// upstream a header map of its own (so only upstream's fields are stored)
+// and holds the status back until it has seen it, so a 304 answering the
+// cache's own conditional request, or an error the cache will hide with a
+// stale response (stale-if-error), never reaches the client. When absorb rejects the status, it hands the response over to
 // forward (the client's [respwriter.Writer], whose OnHeader hook stores it)
 // and from then on passes everything through. With a nil forward it
 // absorbs every response (background refresh), keeping at most limit body
@@ -43,22 +45,49 @@ func (cw *capture) Header() http.Header {
 }
 
 func (cw *capture) WriteHeader(code int) {
-	if cw.status != 0 || (code >= 100 && code <= 199) {
-		// Informational responses of a revalidation are dropped.
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		cw.informational(code)
+		return
+	}
+	if cw.status != 0 {
 		return
 	}
 	h := cw.Header() // before status is set: the captured map
 	cw.status = code
 	cw.at = cw.now()
-	if cw.forward == nil || cw.absorb(code, h) {
+	if cw.forward == nil || (cw.absorb != nil && cw.absorb(code, h)) {
 		cw.absorbed = true
 		return
 	}
+	// Merge into the client's map as a proxy writing into it would:
+	// fields an outer middleware set come first. The full slice
+	// expression makes append copy instead of writing into their array.
 	dst := cw.forward.Header()
 	for k, v := range h {
-		dst[k] = v
+		if old := dst[k]; len(old) > 0 {
+			dst[k] = append(old[:len(old):len(old)], v...)
+		} else {
+			dst[k] = v
+		}
 	}
 	cw.forward.WriteHeader(code)
+}
+
+// informational forwards a 1xx (such as 103 Early Hints) of a plain miss
+// with the fields upstream set so far, leaving the client's map as it was;
+// revalidations and refreshes drop them.
+func (cw *capture) informational(code int) {
+	if cw.status != 0 || cw.forward == nil || cw.absorb != nil {
+		return
+	}
+	dst := cw.forward.Header()
+	saved := dst.Clone()
+	for k, v := range cw.header {
+		dst[k] = append(dst[k][:len(dst[k]):len(dst[k])], v...)
+	}
+	cw.forward.WriteHeader(code)
+	clear(dst)
+	maps.Copy(dst, saved)
 }
 
 func (cw *capture) Write(p []byte) (int, error) {
@@ -76,6 +105,15 @@ func (cw *capture) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// Unwrap returns the forward writer, so that [http.ResponseController]
+// reaches deadlines and the connection through a capture.
+func (cw *capture) Unwrap() http.ResponseWriter {
+	if cw.forward == nil {
+		return nil
+	}
+	return cw.forward
 }
 
 // Flush passes a flush through once the response is forwarded.

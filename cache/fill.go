@@ -104,14 +104,19 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 	rw := respwriter.New(w)
 	rw.OnHeader = fl.onHeader
 	fl.rw = rw
+	// Upstream writes its header fields into the capture's own map, so
+	// that what is stored is the upstream response alone, never fields an
+	// outer middleware set on the client's map (a request ID, CORS or
+	// rate-limit fields of this one client).
+	cw := &capture{limit: c.maxObject, now: c.now, forward: rw}
+	fl.cw = cw
 	if stale == nil {
 		c.event(EventMiss)
-		next.ServeHTTP(rw, out)
+		next.ServeHTTP(cw, out)
 		fl.finish()
 		return
 	}
 	m := prepare(stale)
-	cw := &capture{limit: c.maxObject, now: c.now, forward: rw}
 	cw.absorb = func(status int, _ http.Header) bool {
 		if status == http.StatusNotModified {
 			return true
@@ -196,6 +201,7 @@ type filler struct {
 	f     *flight
 	fwd   string
 	rw    *respwriter.Writer
+	cw    *capture
 
 	reqTime, respTime time.Time
 	status            int
@@ -208,17 +214,22 @@ type filler struct {
 
 func (fl *filler) onHeader(status int) {
 	c := fl.c
-	h := fl.rw.Header()
+	h := fl.rw.Header() // the client's: outer middleware fields + upstream's
+	up := fl.cw.header  // upstream's alone
+	if up == nil {
+		up = make(http.Header)
+	}
 	fl.respTime = c.now()
 	fl.status = status
-	fl.tags = c.takeTags(h)
+	fl.tags = c.takeTags(up)
+	delete(h, c.tagHeader)
 	cs := c.name + "; fwd=" + fl.fwd
 	if fl.stale != nil {
 		cs += "; fwd-status=" + strconv.Itoa(status)
 	}
-	reason, intrinsic := c.storable(fl.r, fl.rd, status, h)
+	reason, intrinsic := c.storable(fl.r, fl.rd, status, up)
 	if reason == "" {
-		if cl, ok := contentLength(h); ok && cl > c.maxObject {
+		if cl, ok := contentLength(up); ok && cl > c.maxObject {
 			reason = "too-large"
 		}
 	}
@@ -227,14 +238,18 @@ func (fl *filler) onHeader(status int) {
 		h.Add("Cache-Status", cs+"; detail="+reason)
 		return
 	}
-	if _, ok := h["Date"]; !ok {
+	if _, ok := up["Date"]; !ok {
 		// RFC 9110 §6.6.1: a recipient with a clock adds a missing Date.
-		h["Date"] = []string{fl.respTime.UTC().Format(http.TimeFormat)}
+		date := []string{fl.respTime.UTC().Format(http.TimeFormat)}
+		up["Date"] = date
+		if _, ok := h["Date"]; !ok {
+			h["Date"] = date
+		}
 	}
-	fl.header = storedHeader(h)
+	fl.header = storedHeader(up)
 	fl.storing = true
 	fl.t = tee{dst: fl.rw.Unwrap(), limit: c.maxObject}
-	if cl, ok := contentLength(h); ok {
+	if cl, ok := contentLength(up); ok {
 		fl.t.buf = make([]byte, 0, cl)
 	}
 	fl.rw.Divert(&fl.t, nil)

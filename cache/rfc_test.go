@@ -142,6 +142,15 @@ func TestRFC9111Storability(t *testing.T) {
 		{name: "4.1/vary-star-never-matches", origin: resp("Cache-Control", "max-age=60", "Vary", "*"), steps: []step{
 			{upstream: 1, cacheStatus: "detail=vary-star"}, {upstream: 2},
 		}},
+		{name: "RFC9211-2/cache-status-appended-after-upstream-members", origin: resp("Cache-Control", "max-age=60", "Cache-Status", "origin-cache; hit"), steps: []step{
+			{upstream: 1, headers: map[string]string{"Cache-Status": "origin-cache; hit"},
+				check: func(t *testing.T, _ *origin, rec *httptest.ResponseRecorder) {
+					assert.Equal(t, []string{"origin-cache; hit", "gatewaykit; fwd=uri-miss; stored"}, rec.Header().Values("Cache-Status"))
+				}},
+			{upstream: 1, check: func(t *testing.T, _ *origin, rec *httptest.ResponseRecorder) {
+				assert.Equal(t, []string{"origin-cache; hit", "gatewaykit; hit; ttl=60"}, rec.Header().Values("Cache-Status"))
+			}},
+		}},
 		{name: "surrogate-key-consumed-not-exposed", origin: resp("Cache-Control", "max-age=60", "Surrogate-Key", "a b"), steps: []step{
 			{upstream: 1, absent: []string{"Surrogate-Key"}}, {upstream: 1, absent: []string{"Surrogate-Key"}},
 		}},

@@ -211,6 +211,16 @@ func TestSharedBetweenInstances(t *testing.T) {
 	purged, err = a.PurgeURL(context.Background(), "http://EXAMPLE.com/p/7")
 	require.NoError(t, err)
 	assert.Equal(t, 2, purged, "the variant and the Vary record")
+
+	// RFC 9111 §4.4: a POST through instance B invalidates what A stored.
+	get(a)
+	assert.Equal(t, int64(3), n.Load())
+	assert.Contains(t, get(a).Header().Get("Cache-Status"), "hit")
+	rec = httptest.NewRecorder()
+	b.Handler(origin).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://example.com/p/7", nil))
+	assert.Equal(t, int64(4), n.Load())
+	get(a)
+	assert.Equal(t, int64(5), n.Load(), "invalidated in Redis for every instance")
 }
 
 // TestCluster runs the store on a real one-node Redis Cluster (all slots
