@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -43,6 +44,13 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 		return 0, ErrBodyClosed
 	}
+	timed := b.c.cfg.ReadTimeout > 0 && len(p) > 0
+	if timed {
+		if err := b.pc.setReadDeadline(b.ctx, b.c.timeNow().Add(b.c.cfg.ReadTimeout)); err != nil {
+			b.finish(false)
+			return 0, fmt.Errorf("h1: read response body: %w", err)
+		}
+	}
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
 	if err == nil {
@@ -64,6 +72,8 @@ func (b *body) Read(p []byte) (int, error) {
 		err = ErrBodyClosed
 	case b.ctx.Err() != nil:
 		err = fmt.Errorf("h1: read response body: %w", b.ctx.Err())
+	case timed && errors.Is(err, os.ErrDeadlineExceeded):
+		err = ErrReadTimeout
 	default:
 		err = fmt.Errorf("h1: read response body: %w", err)
 	}

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -307,4 +309,81 @@ func TestRequestBodyClosedOnSuccess(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, "echo", string(b))
 	assert.Equal(t, int32(1), body.closed.Load())
+}
+
+// deadlineRecorder records the last read deadline set on a connection.
+type deadlineRecorder struct {
+	net.Conn
+	mu   sync.Mutex
+	last time.Time // protected by mu
+}
+
+func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.last = t
+	d.mu.Unlock()
+	return d.Conn.SetReadDeadline(t)
+}
+
+func (d *deadlineRecorder) lastReadDeadline() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
+
+func TestReadTimeout(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		for {
+			req, _, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/stall" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+				<-s.done
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfull")
+		}
+	})
+	var conns []*deadlineRecorder
+	var mu sync.Mutex
+	var d net.Dialer
+	c := newClient(t, Config{ReadTimeout: 20 * time.Millisecond, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		dr := &deadlineRecorder{Conn: nc}
+		mu.Lock()
+		conns = append(conns, dr)
+		mu.Unlock()
+		return dr, nil
+	}})
+
+	// A complete body: the connection returns to the pool with no read
+	// deadline left on it.
+	_, body := get(t, c, s.URL()+"/ok")
+	assert.Equal(t, "full", body)
+	assert.Equal(t, HostStats{Open: 1, Idle: 1}, hostStats(c, s.URL()))
+	mu.Lock()
+	require.Len(t, conns, 1)
+	assert.True(t, conns[0].lastReadDeadline().IsZero(), "deadline cleared before pooling")
+	mu.Unlock()
+
+	// A stalled body: Read fails with the read timeout.
+	req, err := http.NewRequest(http.MethodGet, s.URL()+"/stall", nil)
+	require.NoError(t, err)
+	resp, err := c.RoundTrip(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	assert.Equal(t, "half", string(b))
+	require.ErrorIs(t, err, ErrReadTimeout)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, HostStats{}, hostStats(c, s.URL()), "timed-out connection closed")
 }

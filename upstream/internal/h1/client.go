@@ -49,6 +49,13 @@ type Config struct {
 	// limit beyond the request's context, as in [net/http.Transport].
 	ResponseHeaderTimeout time.Duration
 
+	// ReadTimeout, if non-zero, bounds each wait for the next bytes of the
+	// response body (like nginx's proxy_read_timeout, applied between two
+	// successive reads, not to the whole body). When it expires the body's
+	// Read returns [ErrReadTimeout]. Zero means no limit beyond the
+	// request's context.
+	ReadTimeout time.Duration
+
 	// ExpectContinueTimeout is how long to wait for a "100 Continue" after
 	// sending the headers of a request with "Expect: 100-continue" and a body
 	// before sending the body anyway. Zero means DefaultExpectContinueTimeout
@@ -127,6 +134,7 @@ var _ http.RoundTripper = (*Client)(nil)
 func New(cfg Config) *Client {
 	checkNonNegative("DialTimeout", int64(cfg.DialTimeout))
 	checkNonNegative("ResponseHeaderTimeout", int64(cfg.ResponseHeaderTimeout))
+	checkNonNegative("ReadTimeout", int64(cfg.ReadTimeout))
 	checkNonNegative("ExpectContinueTimeout", int64(cfg.ExpectContinueTimeout))
 	checkNonNegative("IdleConnTimeout", int64(cfg.IdleConnTimeout))
 	checkNonNegative("MaxIdleConnsPerHost", int64(cfg.MaxIdleConnsPerHost))
@@ -204,7 +212,8 @@ func (c *Client) timeNow() time.Time {
 //     closed (Transport sends the body to keep the connection).
 //
 // Errors: a failed dial is a [*DialError]; an expired
-// Config.ResponseHeaderTimeout is [ErrResponseHeaderTimeout]; when the
+// Config.ResponseHeaderTimeout is [ErrResponseHeaderTimeout] (and an expired
+// Config.ReadTimeout makes the body's Read return [ErrReadTimeout]); when the
 // request's context ends, the error wraps the context's error. A request
 // that failed on a pooled connection the upstream had closed is retried once
 // on a new connection when [IsReplayable] reports true.

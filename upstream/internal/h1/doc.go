@@ -31,9 +31,10 @@
 //     connection, and implements "Expect: 100-continue";
 //   - interrupts I/O when the request's context ends through
 //     [context.AfterFunc] and connection deadlines, without a goroutine per
-//     request; reports [ErrResponseHeaderTimeout] (a timeout [net.Error],
-//     not context.DeadlineExceeded) and [*DialError] distinctly so a proxy can
-//     answer 504 or retry another endpoint and answer 502;
+//     request; reports [ErrResponseHeaderTimeout] and [ErrReadTimeout]
+//     (timeout [net.Error]s, not context.DeadlineExceeded) and [*DialError]
+//     distinctly so a proxy can answer 504 or retry another endpoint and
+//     answer 502;
 //   - retries once, on a new connection, a request that failed on a pooled
 //     connection the upstream had closed (or that got an unsolicited 408 on
 //     it), when [IsReplayable] allows it; for other requests a pooled

@@ -24,6 +24,13 @@ var (
 	// proxy can tell an upstream timeout (504) from its own deadline.
 	ErrResponseHeaderTimeout error = &timeoutError{"h1: timeout awaiting response headers"}
 
+	// ErrReadTimeout is returned by a response body's Read when the
+	// upstream sent nothing for Config.ReadTimeout. Like
+	// [ErrResponseHeaderTimeout] it is a [net.Error] whose Timeout method
+	// reports true and is not context.DeadlineExceeded. The connection is
+	// closed.
+	ErrReadTimeout error = &timeoutError{"h1: timeout reading the response body"}
+
 	// ErrResponseHeadersTooLarge is returned (wrapped) by [Client.RoundTrip]
 	// when the upstream's response headers exceed
 	// Config.MaxResponseHeaderBytes. The connection is closed.

@@ -185,6 +185,10 @@ func (c *Client) release(pc *conn, stop func() bool, reuse bool) {
 	if !stop() {
 		reuse = false // the interrupt ran or is running: deadline poisoned
 	}
+	if reuse && c.cfg.ReadTimeout > 0 {
+		// The body's last read deadline must not reach the next request.
+		reuse = pc.nc.SetReadDeadline(time.Time{}) == nil
+	}
 	if reuse && pc.br.Buffered() == 0 {
 		c.put(pc)
 		return
