@@ -120,7 +120,7 @@ func TestUpgradeIdleTimeout(t *testing.T) {
 	t.Parallel()
 	forEachPath(t, func(t *testing.T, p transportPath) {
 		addr := backend(t, wsEcho(""))
-		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), UpgradeIdleTimeout: 20 * time.Millisecond})
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), UpgradeIdleTimeout: 200 * time.Millisecond})
 		front, _ := frontend(t, u)
 		c, br, res := dialUpgrade(t, front.URL, "websocket")
 		require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
