@@ -158,11 +158,7 @@ func (c *Client) finishHead(ctx context.Context, pc *conn, req *http.Request, re
 	reuse := !noReuse && !resp.Close && !req.Close && !c.cfg.DisableKeepAlives &&
 		!hasToken(req.Header["Connection"], "close")
 	if resp.Body == http.NoBody {
-		if ctx.Err() != nil {
-			stop()
-			c.discard(pc)
-			return nil, fmt.Errorf("h1: %s %s: %w", req.Method, pc.pool.key, ctx.Err()), false
-		}
+		// Complete already; release closes the connection if ctx fired.
 		c.release(pc, stop, reuse)
 		return resp, nil, false
 	}
