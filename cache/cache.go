@@ -167,7 +167,7 @@ func New(cfg Config) *Cache {
 	}
 	if m, ok := c.store.(*Memory); ok {
 		c.mem = m
-		m.subscribe(c.onStoreDeletion)
+		m.subscribe(c)
 	}
 	return c
 }

@@ -23,7 +23,8 @@ const (
 	EventCollapsed
 	// EventStored: a response was written to the store.
 	EventStored
-	// EventEvicted: the store evicted an entry to free space.
+	// EventEvicted: the memory store evicted an entry to free space
+	// (Redis evicts without telling).
 	EventEvicted
 
 	numEvents

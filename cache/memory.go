@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -21,8 +22,10 @@ type Memory struct {
 	maxEntry int64
 
 	mu sync.Mutex
-	// protects subs
-	subs []func(key string, evicted bool)
+	// protects subs: the Caches using this store, held weakly so that a
+	// Cache rebuilt on every config reload over one long-lived store
+	// does not stay reachable through it
+	subs []weak.Pointer[Cache]
 }
 
 type memItem struct {
@@ -114,12 +117,19 @@ func (m *Memory) Len() int { return m.c.EstimatedSize() }
 // Bytes returns the total weight of the stored entries.
 func (m *Memory) Bytes() int64 { return int64(m.c.WeightedSize()) }
 
-// subscribe registers fn to be told of every entry removed other than by
-// replacement; evicted is set for removals made to free space.
-func (m *Memory) subscribe(fn func(key string, evicted bool)) {
+// subscribe registers c to be told (onStoreDeletion) of every entry removed
+// other than by replacement.
+func (m *Memory) subscribe(c *Cache) {
 	m.mu.Lock()
-	m.subs = append(m.subs, fn)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	// A new slice each time: onDeletion iterates the old one unlocked.
+	subs := make([]weak.Pointer[Cache], 0, len(m.subs)+1)
+	for _, p := range m.subs {
+		if p.Value() != nil {
+			subs = append(subs, p)
+		}
+	}
+	m.subs = append(subs, weak.Make(c))
 }
 
 func (m *Memory) onDeletion(ev otter.DeletionEvent[string, *memItem]) {
@@ -129,7 +139,9 @@ func (m *Memory) onDeletion(ev otter.DeletionEvent[string, *memItem]) {
 	m.mu.Lock()
 	subs := m.subs
 	m.mu.Unlock()
-	for _, fn := range subs {
-		fn(ev.Key, ev.Cause == otter.CauseOverflow)
+	for _, p := range subs {
+		if c := p.Value(); c != nil {
+			c.onStoreDeletion(ev.Key, ev.Cause == otter.CauseOverflow)
+		}
 	}
 }

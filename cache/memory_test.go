@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -195,4 +196,19 @@ func FuzzEntryUnmarshal(f *testing.F) {
 		var y Entry
 		require.NoError(t, y.UnmarshalBinary(again))
 	})
+}
+
+// TestMemoryDoesNotRetainCaches checks that Caches rebuilt over one
+// long-lived Memory (a config reload each time) can be collected.
+func TestMemoryDoesNotRetainCaches(t *testing.T) {
+	t.Parallel()
+	m := NewMemory(1 << 20)
+	for range 10 {
+		New(Config{Store: m})
+	}
+	runtime.GC()
+	New(Config{Store: m})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Less(t, len(m.subs), 10, "collected Caches are dropped")
 }
