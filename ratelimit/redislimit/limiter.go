@@ -245,8 +245,11 @@ func New(cfg Config) *Limiter {
 		l.suffixes = append(l.suffixes, tag+strconv.FormatInt(lim.Window.Milliseconds(), 10))
 		switch l.algo {
 		case GCRA:
-			iv := (lim.Interval() + time.Microsecond - 1) / time.Microsecond // µs, rounded up: never faster than the limit
-			l.params = append(l.params, int64(iv), int64(iv)*lim.BurstOrQuota())
+			// µs with the fraction (the interval is already rounded up
+			// to the ns, so the limit is never exceeded).
+			iv := float64(lim.Interval()) / 1e3
+			l.params = append(l.params, strconv.FormatFloat(iv, 'g', -1, 64),
+				strconv.FormatFloat(iv*float64(lim.BurstOrQuota()), 'g', -1, 64))
 		case SlidingWindow:
 			l.params = append(l.params, lim.Window.Microseconds(), lim.Quota)
 		}

@@ -226,3 +226,32 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestFractionalInterval(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	rdb := srv.client(t)
+	// 3000/s is one unit per 333.334 µs (rounded up to the ns): kept
+	// exact, not rounded to whole microseconds, which would be 0.1% to
+	// 0.3% off per unit here and far more at higher rates.
+	l := New(Config{Client: rdb, Timeout: testTimeout, Limits: []ratelimit.Limit{{Quota: 3000, Window: time.Second, Burst: 1000}}})
+	d, err := l.Allow(bg, "k", 1)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	// 7 per minute: 8571428.572 µs per unit; the key lives 8.6 s.
+	slow := New(Config{Client: rdb, Timeout: testTimeout, Limits: []ratelimit.Limit{ratelimit.PerMinute(7)}})
+	_, err = slow.Allow(bg, "k", 1)
+	require.NoError(t, err)
+	val, err := rdb.Get(bg, slow.Keys("k")[0]).Result()
+	require.NoError(t, err)
+	assert.Contains(t, val, ".", "the stored TAT keeps its fraction: %s", val)
+
+	d, err = l.Allow(bg, "k", 999)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	assert.InDelta(t, 333334, d.Reset.Microseconds(), 2000, "reset covers 1000 intervals of 333.334 µs")
+	d, err = l.Allow(bg, "k", 1000)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	assert.InDelta(t, 333334, d.RetryAfter.Microseconds(), 2000)
+}

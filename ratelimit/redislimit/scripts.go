@@ -12,13 +12,19 @@ import "github.com/redis/go-redis/v9"
 // The reply is {allowed, granted, then per window: remaining, reset µs,
 // retry µs}. Denied decisions write nothing.
 
-// gcraScript: per window ARGV = emission interval T (µs), burst tolerance
-// tau = burst*T (µs). State: the theoretical arrival time (TAT) in µs as
-// an integer string, expiring when it is reached (a key at TAT <= now is
-// the same as no key).
+// gcraScript: per window ARGV = emission interval T (µs, fractional),
+// burst tolerance tau = burst*T (µs). State: the theoretical arrival time
+// (TAT), expiring when it is reached (a key at TAT <= now is the same as no
+// key).
+//
+// Times are µs since 2025-01-01 UTC rather than since 1970, which leaves a
+// double enough bits below the microsecond (1/128 µs for decades) to keep
+// fractional emission intervals exact: a rate of 300000/s is an interval of
+// 3.33 µs, not a rounded 3 or 4. TATs are stored with %.17g, which
+// round-trips a double exactly.
 var gcraScript = redis.NewScript(`
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = (tonumber(t[1]) - 1735689600) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local nk = #KEYS
@@ -44,7 +50,7 @@ for i = 1, nk do
   if allowed == 1 then
     if grant > 0 then
       tat = tat + grant * T
-      redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+      redis.call('SET', KEYS[i], string.format('%.17g', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
     end
   else
     retry = tat + n * T - tau - now
@@ -53,8 +59,8 @@ for i = 1, nk do
   local rem = math.floor((now + tau - tat) / T)
   if rem < 0 then rem = 0 end
   out[#out + 1] = rem
-  out[#out + 1] = tat - now
-  out[#out + 1] = retry
+  out[#out + 1] = math.ceil(tat - now)
+  out[#out + 1] = math.ceil(retry)
 end
 return out
 `)
