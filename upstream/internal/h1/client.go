@@ -56,6 +56,13 @@ type Config struct {
 	// request's context.
 	ReadTimeout time.Duration
 
+	// WriteTimeout, if non-zero, bounds each write of the request to the
+	// upstream (like nginx's proxy_send_timeout, applied between two
+	// successive writes, not to the whole body). When it expires RoundTrip
+	// returns [ErrWriteTimeout], unless the upstream answered early. Zero
+	// means no limit beyond the request's context.
+	WriteTimeout time.Duration
+
 	// ExpectContinueTimeout is how long to wait for a "100 Continue" after
 	// sending the headers of a request with "Expect: 100-continue" and a body
 	// before sending the body anyway. Zero means DefaultExpectContinueTimeout
@@ -135,6 +142,7 @@ func New(cfg Config) *Client {
 	checkNonNegative("DialTimeout", int64(cfg.DialTimeout))
 	checkNonNegative("ResponseHeaderTimeout", int64(cfg.ResponseHeaderTimeout))
 	checkNonNegative("ReadTimeout", int64(cfg.ReadTimeout))
+	checkNonNegative("WriteTimeout", int64(cfg.WriteTimeout))
 	checkNonNegative("ExpectContinueTimeout", int64(cfg.ExpectContinueTimeout))
 	checkNonNegative("IdleConnTimeout", int64(cfg.IdleConnTimeout))
 	checkNonNegative("MaxIdleConnsPerHost", int64(cfg.MaxIdleConnsPerHost))
@@ -213,7 +221,8 @@ func (c *Client) timeNow() time.Time {
 //
 // Errors: a failed dial is a [*DialError]; an expired
 // Config.ResponseHeaderTimeout is [ErrResponseHeaderTimeout] (and an expired
-// Config.ReadTimeout makes the body's Read return [ErrReadTimeout]); when the
+// Config.ReadTimeout makes the body's Read return [ErrReadTimeout]); an
+// expired Config.WriteTimeout is [ErrWriteTimeout]; when the
 // request's context ends, the error wraps the context's error. A request
 // that failed on a pooled connection the upstream had closed is retried once
 // on a new connection when [IsReplayable] reports true.

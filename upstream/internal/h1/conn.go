@@ -69,3 +69,11 @@ func (pc *conn) setReadDeadline(ctx context.Context, t time.Time) error {
 	}
 	return ctx.Err() // mapped by the caller
 }
+
+// setWriteDeadline is setReadDeadline for writes.
+func (pc *conn) setWriteDeadline(ctx context.Context, t time.Time) error {
+	if err := pc.nc.SetWriteDeadline(t); err != nil {
+		return fmt.Errorf("h1: %w", err)
+	}
+	return ctx.Err() // mapped by the caller
+}

@@ -31,8 +31,12 @@
 //     connection, and implements "Expect: 100-continue";
 //   - interrupts I/O when the request's context ends through
 //     [context.AfterFunc] and connection deadlines, without a goroutine per
-//     request; reports [ErrResponseHeaderTimeout] and [ErrReadTimeout]
-//     (timeout [net.Error]s, not context.DeadlineExceeded) and [*DialError]
+//     request; bounds waits on a stalled upstream with ResponseHeaderTimeout,
+//     ReadTimeout and WriteTimeout (the latter two between successive reads
+//     or writes, like nginx's proxy_read_timeout and proxy_send_timeout);
+//     reports [ErrResponseHeaderTimeout], [ErrReadTimeout] and
+//     [ErrWriteTimeout] (timeout [net.Error]s, not context.DeadlineExceeded)
+//     and [*DialError]
 //     distinctly so a proxy can answer 504 or retry another endpoint and
 //     answer 502;
 //   - retries once, on a new connection, a request that failed on a pooled

@@ -31,6 +31,12 @@ var (
 	// closed.
 	ErrReadTimeout error = &timeoutError{"h1: timeout reading the response body"}
 
+	// ErrWriteTimeout is returned by [Client.RoundTrip] when a write of
+	// the request to the upstream blocked for Config.WriteTimeout (the
+	// upstream stopped reading). It is a timeout [net.Error], not
+	// context.DeadlineExceeded. The connection is closed.
+	ErrWriteTimeout error = &timeoutError{"h1: timeout writing the request"}
+
 	// ErrResponseHeadersTooLarge is returned (wrapped) by [Client.RoundTrip]
 	// when the upstream's response headers exceed
 	// Config.MaxResponseHeaderBytes. The connection is closed.

@@ -42,6 +42,15 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 		return nil, err, pc.reused && pc.nread == start && isStale(err)
 	}
 
+	// arm sets the write deadline before each write that may reach the
+	// network: WriteTimeout applies between successive writes.
+	var arm func() error
+	if c.cfg.WriteTimeout > 0 {
+		arm = func() error { return pc.setWriteDeadline(ctx, c.timeNow().Add(c.cfg.WriteTimeout)) }
+		if err := arm(); err != nil { // a long head may flush early
+			return fail(err)
+		}
+	}
 	bw := c.writers.Get().(*bufio.Writer)
 	bw.Reset(pc.nc)
 	defer func() {
@@ -54,8 +63,8 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 	sendBody := body != nil
 	noReuse := false
 	if expect {
-		if werr := bw.Flush(); werr != nil {
-			return fail(fmt.Errorf("h1: write request: %w", werr))
+		if werr := flush(bw, arm); werr != nil {
+			return fail(c.writeErr(ctx, werr))
 		}
 		if trace != nil && trace.WroteHeaders != nil {
 			trace.WroteHeaders()
@@ -75,7 +84,7 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 		}
 	}
 	if sendBody {
-		bodyErr, werr := writeBody(bw, body, fr, req.Trailer)
+		bodyErr, werr := writeBody(bw, body, fr, req.Trailer, arm)
 		if !expect && werr == nil && bodyErr == nil && trace != nil && trace.WroteHeaders != nil {
 			trace.WroteHeaders()
 		}
@@ -93,10 +102,10 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 					return c.finishHead(ctx, pc, req, early, stop, true)
 				}
 			}
-			return fail(fmt.Errorf("h1: write request: %w", werr))
+			return fail(c.writeErr(ctx, werr))
 		}
 	} else if resp == nil {
-		werr := bw.Flush()
+		werr := flush(bw, arm)
 		if werr == nil && trace != nil && trace.WroteHeaders != nil {
 			trace.WroteHeaders()
 		}
@@ -104,7 +113,7 @@ func (c *Client) exchange(ctx context.Context, pc *conn, req *http.Request, host
 			trace.WroteRequest(httptrace.WroteRequestInfo{Err: werr})
 		}
 		if werr != nil {
-			return fail(fmt.Errorf("h1: write request: %w", werr))
+			return fail(c.writeErr(ctx, werr))
 		}
 	}
 
@@ -151,6 +160,13 @@ func (c *Client) finishHead(ctx context.Context, pc *conn, req *http.Request, re
 		if !stop() || ctx.Err() != nil {
 			c.discard(pc)
 			return nil, fmt.Errorf("h1: %s %s: %w", req.Method, pc.pool.key, ctx.Err()), false
+		}
+		if c.cfg.WriteTimeout > 0 {
+			// The connection is the caller's now: no deadline of ours.
+			if err := pc.nc.SetWriteDeadline(time.Time{}); err != nil {
+				c.discard(pc)
+				return nil, fmt.Errorf("h1: %w", err), false
+			}
 		}
 		resp.Body = &upgradeBody{pc: pc, c: c}
 		return resp, nil, false
@@ -272,6 +288,15 @@ func (c *Client) readEarly(ctx context.Context, pc *conn, req *http.Request, tra
 		return nil
 	}
 	return resp
+}
+
+// writeErr maps a failure to write the request: ErrWriteTimeout when
+// Config.WriteTimeout expired (and not the context).
+func (c *Client) writeErr(ctx context.Context, err error) error {
+	if c.cfg.WriteTimeout > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrWriteTimeout
+	}
+	return fmt.Errorf("h1: write request: %w", err)
 }
 
 var errIdle408 = errors.New("h1: upstream sent 408 Request Timeout on a reused connection")

@@ -206,8 +206,10 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 
 // writeBody streams body to bw with the given framing, then the trailers
 // of a chunked body, and flushes. bodyErr reports a failure to read the
-// request body (or a length mismatch), connErr a failure to write.
-func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header) (bodyErr, connErr error) {
+// request body (or a length mismatch), connErr a failure to write. arm, if
+// not nil, is called before each write that may reach the network (to set
+// the write deadline); its error is returned as connErr.
+func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header, arm func() error) (bodyErr, connErr error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -220,6 +222,11 @@ func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header
 			}
 			n, rerr := body.Read(b)
 			if n > 0 {
+				if arm != nil {
+					if err := arm(); err != nil {
+						return nil, err
+					}
+				}
 				if _, err := bw.Write(b[:n]); err != nil {
 					return nil, err
 				}
@@ -236,7 +243,7 @@ func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header
 				return rerr, nil
 			}
 		}
-		return nil, bw.Flush()
+		return nil, flush(bw, arm)
 	}
 	for {
 		n, rerr := body.Read(buf)
@@ -247,7 +254,7 @@ func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header
 			bw.WriteString("\r\n")
 			// Flush each chunk: a chunked body is often a stream whose
 			// reader waits for the upstream (and the reverse).
-			if err := bw.Flush(); err != nil {
+			if err := flush(bw, arm); err != nil {
 				return nil, err
 			}
 		}
@@ -272,5 +279,15 @@ func writeBody(bw *bufio.Writer, body io.Reader, fr framing, trailer http.Header
 		}
 	}
 	bw.WriteString("\r\n")
-	return nil, bw.Flush()
+	return nil, flush(bw, arm)
+}
+
+// flush flushes bw after calling arm, if not nil.
+func flush(bw *bufio.Writer, arm func() error) error {
+	if arm != nil {
+		if err := arm(); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }

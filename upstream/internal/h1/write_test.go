@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -320,4 +322,97 @@ func TestExpectContinue(t *testing.T) {
 		require.NoError(t, resp.Body.Close())
 		assert.Equal(t, "late body", string(b))
 	})
+}
+
+func TestWriteTimeout(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		<-s.done // stops reading the body, never answers, never closes
+	})
+	c := newClient(t, Config{WriteTimeout: 20 * time.Millisecond})
+	body := &trackingBody{r: strings.NewReader(strings.Repeat("x", 64<<20))}
+	req, err := http.NewRequest(http.MethodPost, s.URL(), body)
+	require.NoError(t, err)
+	req.ContentLength = 64 << 20
+	_, err = c.RoundTrip(req)
+	require.ErrorIs(t, err, ErrWriteTimeout)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, int32(1), body.closed.Load())
+	assert.Equal(t, HostStats{}, hostStats(c, s.URL()))
+}
+
+// writeLog records the order of SetWriteDeadline and Write calls.
+type writeLog struct {
+	net.Conn
+	mu     sync.Mutex
+	events []string // protected by mu
+}
+
+func (w *writeLog) SetWriteDeadline(t time.Time) error {
+	w.mu.Lock()
+	if t.IsZero() {
+		w.events = append(w.events, "clear")
+	} else {
+		w.events = append(w.events, "deadline")
+	}
+	w.mu.Unlock()
+	return w.Conn.SetWriteDeadline(t)
+}
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.events = append(w.events, "write")
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+func TestWriteTimeoutIsPerWrite(t *testing.T) {
+	t.Parallel()
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(w, r.Body)
+	})
+	var wl *writeLog
+	var d net.Dialer
+	c := newClient(t, Config{WriteTimeout: time.Minute, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		wl = &writeLog{Conn: nc}
+		return wl, nil
+	}})
+	// A streamed body, slow to produce: the deadline must be set anew
+	// before each write, so waiting for the body does not count.
+	pr, pw := io.Pipe()
+	go func() {
+		for range 3 {
+			_, _ = io.WriteString(pw, "part;")
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest(http.MethodPost, srv.URL, pr)
+	require.NoError(t, err)
+	resp, err := c.RoundTrip(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, "part;part;part;", string(b))
+
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	require.NotEmpty(t, wl.events)
+	assert.Equal(t, "deadline", wl.events[0])
+	for i := 1; i < len(wl.events); i++ {
+		if wl.events[i] == "write" {
+			assert.Equal(t, "deadline", wl.events[i-1], "write %d not preceded by a fresh deadline: %v", i, wl.events)
+		}
+	}
+	assert.Equal(t, 4, strings.Count(strings.Join(wl.events, " "), "write"), "three chunks and the last chunk: %v", wl.events)
 }
