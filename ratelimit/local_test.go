@@ -144,7 +144,8 @@ func TestLocalConcurrentExact(t *testing.T) {
 }
 
 func TestLocalKeyCapHolds(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures the heap, which other tests would inflate
+	// (parallel tests only start once the sequential ones are done).
 	const maxKeys = 10_000
 	const flood = floodKeys
 	l := NewLocal(LocalConfig{Limits: []Limit{PerMinute(60)}, MaxKeys: maxKeys, Now: fixedClock(t0)})
