@@ -224,7 +224,9 @@ loop:
 			c.sweepPass(c.now())
 		}
 	}
+	c.mu.Lock()
 	c.running.Store(false)
+	c.mu.Unlock()
 	wg.Wait()
 	// Drop refreshes queued after the workers stopped.
 	for {

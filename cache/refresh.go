@@ -26,19 +26,22 @@ func (c *Cache) enqueueRefresh(key, vkey string, r *http.Request, e *Entry, next
 		return false
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Checked again under mu: Run clears running under mu before it
+	// drains the queue, so no job is left behind.
+	if !c.running.Load() {
+		return false
+	}
 	if _, ok := c.refreshing[key]; ok {
-		c.mu.Unlock()
 		return true
 	}
 	k := strings.Clone(key)
-	c.refreshing[k] = struct{}{}
-	c.mu.Unlock()
 	j := refreshJob{key: k, vkey: vkey, out: c.outbound(r, e), e: e, next: next}
 	select {
 	case c.jobs <- j:
+		c.refreshing[k] = struct{}{}
 		return true
 	default:
-		c.doneRefresh(k)
 		return false
 	}
 }
