@@ -243,10 +243,14 @@ func serveRewritten(w http.ResponseWriter, r *http.Request, next http.Handler, o
 		problem.Write(w, r, http.StatusBadRequest, "the rewritten path has an invalid escape")
 		return
 	}
-	r2 := new(http.Request)
-	*r2 = *r
-	r2.URL = new(url.URL)
-	*r2.URL = *r.URL
+	// One allocation for both copies.
+	c := new(struct {
+		req http.Request
+		u   url.URL
+	})
+	c.req, c.u = *r, *r.URL
+	r2 := &c.req
+	r2.URL = &c.u
 	r2.URL.Path = p
 	r2.URL.RawPath = ""
 	if r2.URL.EscapedPath() != out {
