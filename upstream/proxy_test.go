@@ -900,3 +900,80 @@ func TestFullDuplex(t *testing.T) {
 		assert.Equal(t, len(big), len(got))
 	})
 }
+
+func TestProxyRequestHelpers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		target  string // inbound
+		rewrite func(*ProxyRequest)
+		check   func(t *testing.T, h http.Header)
+	}{
+		{
+			name:   "SetURL joins escaped paths",
+			target: "/a%2Fb?q=1",
+			rewrite: func(pr *ProxyRequest) {
+				pr.SetURL(&url.URL{Path: "/base/x/y", RawPath: "/base/x%2Fy"})
+			},
+			check: func(t *testing.T, h http.Header) {
+				assert.Equal(t, "/base/x%2Fy/a%2Fb?q=1", h.Get("X-Seen-Uri"))
+			},
+		},
+		{
+			name:   "SetURL without query or host keeps them",
+			target: "/p?q=1",
+			rewrite: func(pr *ProxyRequest) {
+				pr.SetURL(&url.URL{Path: "/base"})
+			},
+			check: func(t *testing.T, h http.Header) {
+				assert.Equal(t, "/base/p?q=1", h.Get("X-Seen-Uri"))
+				assert.Equal(t, "api.example.com", h.Get("X-Seen-Host"))
+			},
+		},
+		{
+			name:   "SetXForwarded resets to single-hop values",
+			target: "/",
+			rewrite: func(pr *ProxyRequest) {
+				pr.Out.Header.Set("X-Forwarded-For", "junk")
+				pr.SetXForwarded()
+			},
+			check: func(t *testing.T, h http.Header) {
+				assert.Equal(t, []string{"192.0.2.7"}, h["X-Forwarded-For"])
+				assert.Equal(t, "api.example.com", h.Get("X-Forwarded-Host"))
+				assert.Equal(t, "http", h.Get("X-Forwarded-Proto"))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			forEachPath(t, func(t *testing.T, p transportPath) {
+				addr := backend(t, echoHeaders)
+				u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), Rewrite: tt.rewrite})
+				req := httptest.NewRequest("GET", "http://api.example.com"+tt.target, nil)
+				req.RemoteAddr = "192.0.2.7:999"
+				rec := httptest.NewRecorder()
+				u.ServeHTTP(rec, req)
+				require.Equal(t, http.StatusOK, rec.Code)
+				var h http.Header
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &h))
+				tt.check(t, h)
+			})
+		})
+	}
+}
+
+func TestForwardedProtoHTTPS(t *testing.T) {
+	t.Parallel()
+	forEachPath(t, func(t *testing.T, p transportPath) {
+		addr := backend(t, echoHeaders)
+		u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr)})
+		front := httptest.NewTLSServer(u)
+		t.Cleanup(front.Close)
+		client := front.Client()
+		t.Cleanup(client.CloseIdleConnections)
+		h, _ := getHeaders(t, client, mustRequest(t, "GET", front.URL, nil))
+		assert.Equal(t, "https", h.Get("X-Forwarded-Proto"))
+		assert.Contains(t, h.Get("Forwarded"), ";proto=https")
+	})
+}

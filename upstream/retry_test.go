@@ -61,8 +61,11 @@ func TestRetries(t *testing.T) {
 		firstStatus int  // else it answers this status
 		retries     int
 		maxReplay   int64
+		chunked     bool
 		wantStatus  int
 		wantRetried bool
+		// wantFirstBody: the first endpoint received the whole body.
+		wantFirstBody bool
 	}{
 		{name: "GET retried on 503", method: "GET", firstStatus: 503, retries: 1, wantStatus: 200, wantRetried: true},
 		{name: "no retries configured", method: "GET", firstStatus: 503, retries: 0, wantStatus: 503},
@@ -73,6 +76,12 @@ func TestRetries(t *testing.T) {
 		{name: "PUT body within limit replayed", method: "PUT", body: "doc", firstStatus: 502, retries: 1, wantStatus: 200, wantRetried: true},
 		{name: "PUT body over limit not retried", method: "PUT", body: strings.Repeat("x", 100), maxReplay: 10,
 			firstStatus: 502, retries: 1, wantStatus: 502},
+		{name: "chunked body within limit replayed", method: "PUT", body: "chunked-doc", chunked: true,
+			firstStatus: 503, retries: 1, wantStatus: 200, wantRetried: true},
+		{name: "chunked body over limit streamed, not retried", method: "PUT", body: strings.Repeat("y", 100), chunked: true,
+			maxReplay: 10, firstStatus: 503, retries: 1, wantStatus: 503, wantFirstBody: true},
+		{name: "Expect 100-continue not buffered", method: "PUT", body: "doc", header: map[string]string{"Expect": "100-continue"},
+			firstStatus: 503, retries: 1, wantStatus: 503, wantFirstBody: true},
 		{name: "GET retried on dial error", method: "GET", firstDead: true, retries: 1, wantStatus: 200, wantRetried: true},
 		{name: "POST retried on dial error, body unread", method: "POST", body: "order", firstDead: true,
 			retries: 1, wantStatus: 200, wantRetried: true},
@@ -107,6 +116,9 @@ func TestRetries(t *testing.T) {
 				var body io.Reader
 				if tt.body != "" {
 					body = strings.NewReader(tt.body)
+					if tt.chunked {
+						body = io.MultiReader(body)
+					}
 				}
 				req, _ := http.NewRequest(tt.method, front.URL, body)
 				for k, v := range tt.header {
@@ -130,6 +142,9 @@ func TestRetries(t *testing.T) {
 				} else {
 					assert.Equal(t, int64(0), u.Stats().Retries)
 					assert.Equal(t, 1, info.Attempts)
+				}
+				if tt.wantFirstBody {
+					assert.Equal(t, tt.body, firstGot.Load(), "the body streamed whole to the first endpoint")
 				}
 			})
 		})
@@ -313,4 +328,47 @@ func TestRunClosesIdleConnectionsAtEnd(t *testing.T) {
 		require.NoError(t, <-runErr)
 		<-closed // the idle connection was closed by Run's end, not by the test's cleanup
 	})
+}
+
+// failingBody returns some bytes, then an error, as a client that breaks
+// off its upload does.
+type failingBody struct{ n int }
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if f.n > 0 {
+		n := min(f.n, len(p))
+		f.n -= n
+		return n, nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+func (f *failingBody) Close() error { return nil }
+
+func TestReplayBufferingErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body io.ReadCloser
+		want int
+	}{
+		{"client body breaks off", &failingBody{n: 5}, http.StatusBadRequest},
+		{"body over a MaxBytesReader limit", http.MaxBytesReader(nil, io.NopCloser(strings.NewReader(strings.Repeat("z", 100))), 10),
+			http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			forEachPath(t, func(t *testing.T, p transportPath) {
+				reached := make(chan struct{}, 1)
+				addr := backend(t, func(w http.ResponseWriter, r *http.Request) { reached <- struct{}{} })
+				u := newTestUpstream(t, p, Config{Discovery: endpointsOf(addr), Retries: 1, RetryStatuses: []int{503}})
+				req := httptest.NewRequest("PUT", "/", nil)
+				req.Body, req.ContentLength = tt.body, -1
+				rec := httptest.NewRecorder()
+				u.ServeHTTP(rec, req)
+				assert.Equal(t, tt.want, rec.Code)
+				assert.Empty(t, reached, "nothing sent upstream")
+			})
+		})
+	}
 }
