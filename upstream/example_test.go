@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,4 +72,22 @@ func ExampleUpstream_Stats() {
 	// Output:
 	// 503 1
 	// 1 1
+}
+
+func ExampleUpstream_Run() {
+	u := upstream.New(upstream.Config{
+		Name:      "catalog",
+		Discovery: discovery.Static("10.0.0.7:8080", "10.0.0.8:8080"),
+	})
+	// Static is a Snapshotter: the endpoints are there before Run.
+	fmt.Println(len(u.Endpoints()), "endpoints")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }() // follows discovery updates
+	cancel()
+	fmt.Println("Run returned:", <-done)
+	// Output:
+	// 2 endpoints
+	// Run returned: <nil>
 }
