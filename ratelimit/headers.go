@@ -38,11 +38,16 @@ const (
 // canonical MIME form ([net/http.CanonicalHeaderKey]), which
 // [net/http.Header.Get] finds under either spelling.
 const (
-	HeaderPolicy           = "RateLimit-Policy"
-	HeaderRateLimit        = "RateLimit"
-	HeaderXRateLimitLimit  = "X-RateLimit-Limit"
+	// HeaderPolicy is the IETF field listing the quota policies.
+	HeaderPolicy = "RateLimit-Policy"
+	// HeaderRateLimit is the IETF field with the remaining quota and reset.
+	HeaderRateLimit = "RateLimit"
+	// HeaderXRateLimitLimit is the classic quota of the binding window.
+	HeaderXRateLimitLimit = "X-RateLimit-Limit"
+	// HeaderXRateLimitRemain is the classic remaining units.
 	HeaderXRateLimitRemain = "X-RateLimit-Remaining"
-	HeaderXRateLimitReset  = "X-RateLimit-Reset"
+	// HeaderXRateLimitReset is the classic seconds until reset.
+	HeaderXRateLimitReset = "X-RateLimit-Reset"
 )
 
 var (

@@ -56,12 +56,23 @@ var (
 
 // Defaults of [Config].
 const (
-	DefaultPrefix           = "rl:"
-	DefaultTimeout          = 100 * time.Millisecond
+	// DefaultPrefix starts the Redis keys when Config.Prefix is empty.
+	DefaultPrefix = "rl:"
+	// DefaultTimeout bounds a decision's round trip when Config.Timeout
+	// is zero.
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultFailureThreshold is the consecutive failures that open the
+	// breaker when Config.FailureThreshold is zero.
 	DefaultFailureThreshold = 3
-	DefaultCooldown         = 5 * time.Second
-	DefaultLeaseTTL         = time.Second
-	DefaultMaxLeaseKeys     = 1 << 16
+	// DefaultCooldown is how long the breaker stays open when
+	// Config.Cooldown is zero.
+	DefaultCooldown = 5 * time.Second
+	// DefaultLeaseTTL is how long leased units stay usable when
+	// Config.LeaseTTL is zero.
+	DefaultLeaseTTL = time.Second
+	// DefaultMaxLeaseKeys caps the keys holding a lease when
+	// Config.MaxLeaseKeys is zero.
+	DefaultMaxLeaseKeys = 1 << 16
 )
 
 // Config configures a [Limiter].
