@@ -26,9 +26,10 @@ var (
 	// protocol other than the one the client asked for, or sent 101 to a
 	// request that asked for no upgrade.
 	ErrUpgradeMismatch error = &upgradeError{msg: "upstream: upstream switched to a protocol the client did not request", status: http.StatusBadGateway}
-	// ErrUpgradeUnsupported is answered (502 when the transport cannot
-	// carry an upgraded connection; 500 when the client connection cannot
-	// be hijacked, an HTTP/2 client for example).
+	// ErrUpgradeUnsupported is answered (502) when the transport returned a
+	// 101 response whose body is not a writable connection, so the
+	// upgraded protocol cannot be carried. (A client connection that cannot
+	// be hijacked, HTTP/2 for example, is answered 500.)
 	ErrUpgradeUnsupported error = &upgradeError{msg: "upstream: connection cannot be upgraded", status: http.StatusBadGateway}
 )
 
