@@ -194,8 +194,12 @@ func (c *Cache) now() time.Time {
 }
 
 // Handler returns next wrapped by the cache. Use the method value as a
-// middleware: gw.Handle("GET /catalog/", catalog, pages.Handler).
+// middleware: gw.Handle("GET /catalog/", catalog, pages.Handler). It panics
+// if next is nil (a setup error).
 func (c *Cache) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		panic("cache: nil next handler")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.serve(w, r, next)
 	})

@@ -52,7 +52,9 @@
 //     "fwd=uri-miss; stored", "fwd=stale; fwd-status=304", "fwd=request"
 //     (the request's directives, such as no-cache, sent it upstream),
 //     "fwd=uri-miss; collapsed", "fwd=bypass" and detail=reason when a
-//     response is not stored.
+//     response is not stored. "stored" is sent with the response header,
+//     before the body: it means storing began, and is abandoned if the
+//     body turns out incomplete or larger than MaxObjectBytes.
 //
 // Concurrent misses for one key send one request upstream; the others wait
 // (at most [Config.CollapseTimeout], and never past their own context) and

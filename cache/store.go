@@ -55,8 +55,10 @@ type Purger interface {
 // fields listed in Header["Vary"], and each variant is stored under its own
 // secondary key.
 //
-// An Entry handed to a [Store] or returned by one is immutable; the Cache
-// builds a new Entry to update one (RFC 9111 §4.3.4).
+// An Entry handed to a [Store] or returned by one is immutable, and so
+// safe to share between goroutines; the Cache builds a new Entry to update
+// one (RFC 9111 §4.3.4). Stores other than the memory store round-trip
+// entries with [Entry.AppendBinary] and [Entry.UnmarshalBinary].
 type Entry struct {
 	// Status is the response status code; 0 marks a Vary record.
 	Status int
