@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -41,7 +42,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, addr string, logger *slog.Logger, out *os.File) error {
+func run(ctx context.Context, addr string, logger *slog.Logger, out io.Writer) error {
 	// Two instances of a "users" service and one "catalog" service, each a
 	// real HTTP server on a loopback port, stand in for backends.
 	var usersAddrs []string
