@@ -33,6 +33,7 @@ type entryMeta struct {
 	vary       []string
 
 	fields         []field // all stored fields but Age and Cache-Status
+	names          map[string]struct{}
 	notModified    []field // the fields a 304 carries (RFC 9110 §15.4.5)
 	upstreamStatus []string
 	contentLength  []string
@@ -120,6 +121,10 @@ func deriveMeta(e *Entry) *entryMeta {
 			m.notModified = append(m.notModified, field{k, v[:len(v):len(v)]})
 		}
 		m.fields = append(m.fields, field{k, v[:len(v):len(v)]})
+	}
+	m.names = make(map[string]struct{}, len(m.fields))
+	for _, f := range m.fields {
+		m.names[f.k] = struct{}{}
 	}
 	return m
 }

@@ -215,13 +215,13 @@ func (c *Cache) writeStale(w http.ResponseWriter, r *http.Request, e *Entry, m *
 func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *Entry, m *entryMeta, ageV, statusV []string) {
 	h := w.Header()
 	if e.Status >= 200 && e.Status < 300 && notModified(r, m) {
-		copyFields(h, m.notModified)
+		copyFields(h, m.notModified, m.names)
 		h["Age"] = ageV
 		h["Cache-Status"] = statusV
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	copyFields(h, m.fields)
+	copyFields(h, m.fields, m.names)
 	h["Age"] = ageV
 	h["Cache-Status"] = statusV
 	body := e.Body
@@ -250,19 +250,18 @@ func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *Entry, m *
 	}
 }
 
-func copyFields(h http.Header, fields []field) {
+func copyFields(h http.Header, fields []field, names map[string]struct{}) {
 	// Fields an outer middleware already set (Vary: Origin from CORS) are
-	// kept and the stored values added after them. Usually there are few
-	// such fields, so look them up rather than every stored field.
+	// kept and the stored values added after them. There are usually
+	// fewer of those than stored fields, so look them up in the stored
+	// names rather than every stored field in h.
 	var keep http.Header
-	if len(h) > 0 {
-		for _, f := range fields {
-			if old, ok := h[f.k]; ok && len(old) > 0 {
-				if keep == nil {
-					keep = make(http.Header, 2)
-				}
-				keep[f.k] = old
+	for k, old := range h {
+		if _, ok := names[k]; ok && len(old) > 0 {
+			if keep == nil {
+				keep = make(http.Header, 2)
 			}
+			keep[k] = old
 		}
 	}
 	for _, f := range fields {
