@@ -19,6 +19,8 @@ type index struct {
 	byURL map[string]map[string]struct{}
 	byTag map[string]map[string]struct{}
 	max   int
+	// nextSweep rate-limits sweeps of a full index
+	nextSweep time.Time
 }
 
 type ixrec struct {
@@ -46,7 +48,11 @@ func (ix *index) add(key, url string, tags []string, expires, now time.Time) boo
 	if _, ok := ix.keys[key]; ok {
 		ix.removeLocked(key)
 	} else if len(ix.keys) >= ix.max {
-		ix.sweepLocked(now)
+		// A sweep is O(n): at most one a second while the index is full.
+		if !now.Before(ix.nextSweep) {
+			ix.sweepLocked(now)
+			ix.nextSweep = now.Add(time.Second)
+		}
 		if len(ix.keys) >= ix.max {
 			return false
 		}
