@@ -76,9 +76,10 @@ type LocalConfig struct {
 
 // Local is an in-memory [WindowLimiter] for one gateway instance: per-key
 // state in a sharded map bounded by LocalConfig.MaxKeys and
-// LocalConfig.MaxBytes, with least-recently-used and idle eviction, so a
-// flood of distinct keys cannot grow memory without bound. A decision for a
-// known key takes one shard lock and allocates nothing.
+// LocalConfig.MaxBytes, with second-chance (approximate least recently
+// used) and idle eviction, so a flood of distinct keys cannot grow memory
+// without bound. A decision for a known key takes one shard lock and
+// allocates nothing.
 //
 // Local is safe for simultaneous use by multiple goroutines. It starts no
 // goroutine; call [Local.Run] to reclaim idle keys in the background.
@@ -235,10 +236,7 @@ func (l *Local) Sweep(t time.Time) {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		for s.tail >= 0 && now-s.ents[s.tail].last > l.idle {
-			s.remove(s.tail)
-			s.expired++
-		}
+		s.sweep(now, l.idle)
 		s.maybeCompact()
 		s.mu.Unlock()
 	}

@@ -10,8 +10,14 @@ import (
 )
 
 // shard is one lock's worth of a Local limiter's keys: a map from key to a
-// slot in parallel slices, an intrusive doubly linked LRU list over the
-// slots (int32 indices, no pointers for the GC to chase), and a free list.
+// slot in parallel slices, an intrusive doubly linked list over the slots in
+// insertion order with second-chance (CLOCK) eviction, a free list, and
+// int32 indices throughout (no pointers for the GC to chase).
+//
+// Second chance approximates LRU without moving a slot on every hit: a hit
+// only sets the slot's ref bit (on the cache line it writes anyway); when
+// room is needed, a referenced tail slot is moved to the front with its bit
+// cleared, and the first unreferenced one is evicted.
 type shard struct {
 	mu sync.Mutex
 	// protects every field below
@@ -21,7 +27,7 @@ type shard struct {
 	buckets []*rate.Limiter // TokenBucket: k limiters per slot
 	free    int32           // head of the free-slot list (linked by next), -1 when empty
 	head    int32           // most recently used slot, -1 when empty
-	tail    int32           // least recently used slot, -1 when empty
+	tail    int32           // next eviction candidate, -1 when empty
 	n       int             // slots in use
 	peak    int             // largest n since the last compaction
 	bytes   int64           // estimated bytes held
@@ -39,6 +45,7 @@ type entry struct {
 	key        string
 	prev, next int32
 	last       int64 // last use, ns since the limiter's epoch
+	ref        bool  // used since it was last at the tail
 }
 
 // Estimated per-key costs used for MaxBytes accounting. They are upper
@@ -74,12 +81,13 @@ func (s *shard) init(maxKeys int, maxBytes int64, k int, tb bool) {
 // now. The caller holds s.mu.
 func (s *shard) lookup(key string, now, idle int64, l *Local) int32 {
 	if i, ok := s.index[key]; ok {
-		s.ents[i].last = now
-		s.moveToFront(i)
+		e := &s.ents[i]
+		e.last = now
+		e.ref = true
 		return i
 	}
-	// A new key: reclaim up to two idle keys first so that steady churn
-	// frees memory without a sweeper, then respect the caps.
+	// A new key: reclaim up to two idle keys at the tail first so that
+	// steady churn frees memory without a sweeper, then respect the caps.
 	for range 2 {
 		if s.tail < 0 || now-s.ents[s.tail].last <= idle {
 			break
@@ -89,6 +97,13 @@ func (s *shard) lookup(key string, now, idle int64, l *Local) int32 {
 	}
 	eb := s.entryBytes(len(key))
 	for s.tail >= 0 && (s.n >= s.maxKeys || s.bytes+eb > s.maxBytes) {
+		// Each pass clears a ref bit or evicts, so this ends within
+		// n+1 passes, O(1) amortized.
+		if t := s.tail; s.ents[t].ref && s.n > 1 {
+			s.ents[t].ref = false
+			s.moveToFront(t)
+			continue
+		}
 		s.remove(s.tail)
 		s.evicted++
 	}
@@ -224,7 +239,7 @@ func (s *shard) maybeCompact() {
 	for i := oldTail; i >= 0; i = oldEnts[i].prev {
 		e := oldEnts[i]
 		j := int32(len(s.ents))
-		s.ents = append(s.ents, entry{key: e.key, prev: -1, next: -1, last: e.last})
+		s.ents = append(s.ents, entry{key: e.key, prev: -1, next: -1, last: e.last, ref: e.ref})
 		if s.tb {
 			s.buckets = append(s.buckets, oldBuckets[int(i)*s.k:int(i)*s.k+s.k]...)
 		} else {
@@ -234,4 +249,18 @@ func (s *shard) maybeCompact() {
 		s.pushFront(j)
 	}
 	s.peak = s.n
+}
+
+// sweep forgets every slot idle for longer than idle at now. The list is
+// in insertion order, not use order, so it scans every slot; it runs from
+// Local.Sweep, not on the request path.
+func (s *shard) sweep(now, idle int64) {
+	for i := s.tail; i >= 0; {
+		prev := s.ents[i].prev
+		if now-s.ents[i].last > idle {
+			s.remove(i)
+			s.expired++
+		}
+		i = prev
+	}
 }
