@@ -133,16 +133,16 @@ func New(cfg Config) *Cache {
 	c := &Cache{
 		cfg:        cfg,
 		store:      cfg.Store,
-		name:       cmp(cfg.Name, "gatewaykit"),
-		tagHeader:  http.CanonicalHeaderKey(cmp(cfg.TagHeader, "Surrogate-Key")),
-		maxObject:  cmpN(cfg.MaxObjectBytes, 1<<20),
-		keepStale:  cmpN(cfg.KeepStale, 10*time.Minute),
-		collapseTO: cmpN(cfg.CollapseTimeout, 10*time.Second),
-		refreshTO:  cmpN(cfg.RefreshTimeout, 30*time.Second),
-		workers:    cmpN(cfg.RefreshWorkers, 4),
+		name:       orDefault(cfg.Name, "gatewaykit"),
+		tagHeader:  http.CanonicalHeaderKey(orDefault(cfg.TagHeader, "Surrogate-Key")),
+		maxObject:  orDefaultN(cfg.MaxObjectBytes, 1<<20),
+		keepStale:  orDefaultN(cfg.KeepStale, 10*time.Minute),
+		collapseTO: orDefaultN(cfg.CollapseTimeout, 10*time.Second),
+		refreshTO:  orDefaultN(cfg.RefreshTimeout, 30*time.Second),
+		workers:    orDefaultN(cfg.RefreshWorkers, 4),
 		logger:     cfg.Logger,
-		ix:         newIndex(cmpN(cfg.MaxIndexKeys, 1<<20)),
-		jobs:       make(chan refreshJob, cmpN(cfg.RefreshQueue, 256)),
+		ix:         newIndex(orDefaultN(cfg.MaxIndexKeys, 1<<20)),
+		jobs:       make(chan refreshJob, orDefaultN(cfg.RefreshQueue, 256)),
 		flights:    make(map[string]*flight),
 		refreshing: make(map[string]struct{}),
 		pass:       make(map[string]time.Time),
@@ -172,14 +172,14 @@ func New(cfg Config) *Cache {
 	return c
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
 }
 
-func cmpN[T int | int64 | time.Duration](v, def T) T {
+func orDefaultN[T int | int64 | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
 	}
