@@ -1,0 +1,86 @@
+// Package breaker keeps a failing service from taking the gateway down: a
+// circuit breaker per service and per endpoint, per-attempt timeouts and an
+// overall deadline, retries with exponential backoff, jitter and a retry
+// budget, a bulkhead, hedged requests and a fallback, as one [Breaker] per
+// service.
+//
+// A Breaker is used as an [net/http.RoundTripper] middleware
+// ([Breaker.Transport]; the upstream side, where every policy applies), as
+// an [net/http.Handler] middleware ([Breaker.Handler]; service circuit,
+// bulkhead and deadline), or directly through the two-step
+// [Breaker.Allow].
+//
+// # Order of the policies
+//
+// [Breaker.Transport] applies, from the outside in:
+//
+//	fallback → deadline → retry (budget) → hedge → bulkhead
+//	  → service circuit → endpoint circuit → attempt timeout → next
+//
+//   - The fallback is outermost so that it answers whatever the rest
+//     failed with, a rejection included.
+//   - The deadline bounds everything inside it, backoff sleeps included:
+//     a retry that cannot finish in time is not started.
+//   - Retry sits outside the bulkhead and the circuits so that each attempt
+//     asks them again: a retry waiting in backoff holds no bulkhead slot,
+//     and a circuit that opened meanwhile stops the retries at once (an
+//     [ErrOpen] is never retried). The budget is consulted before every
+//     retry and every hedge.
+//   - The bulkhead comes before the circuits so that a request queueing for
+//     a slot holds no half-open probe permit; a queued request that then
+//     meets an open circuit is refused as fast as any other.
+//   - The service circuit comes before the endpoint circuits: a rejection
+//     by an endpoint circuit counts as nothing for the service circuit (it
+//     never reached the service), while a failure counts for both.
+//   - The attempt timeout is innermost: it measures the upstream alone, and
+//     its expiry is a failure the circuits see and the retry may repeat.
+//
+// This is failsafe-go's recommended composition (Fallback, RetryPolicy,
+// CircuitBreaker, Timeout) with a bulkhead and a budget placed where they
+// hold resources least.
+//
+// # What fails, what is retried
+//
+// A failure, for the circuits, is what Config.IsFailure says; by default
+// ([DefaultIsFailure]) connection errors, timeouts and the statuses 502,
+// 503 and 504. A request the client cancelled never counts, and a
+// half-open probe the client cancelled frees its slot for another probe.
+// See [RetryConfig] for which requests are retried: requests that never
+// left (refused connection) whatever their method; idempotent ones after a
+// timeout, a transport error or a status in RetryConfig.Statuses; never a
+// request whose body cannot be replayed, an upgrade or an event stream.
+//
+// Upgrades (WebSocket) and event streams (Accept: text/event-stream) pass
+// through the bulkhead and the circuits only: no timer, no retry, no hedge,
+// and their responses are returned unwrapped, so hijacking and flushing
+// work through the gateway.
+//
+// # Errors
+//
+// The policies' own refusals are errors that carry their HTTP answer, so
+// that an upstream.Upstream's default error handler (problem+json) writes
+// them right: [ErrOpen] and [ErrBulkheadFull] are 503 with Retry-After (the
+// cooldown left, or 1s) and report RequestNotSent, so that a proxy may send
+// the request to another endpoint; [ErrTimeout] is 504.
+//
+// # Use of failsafe-go
+//
+// The bulkhead is failsafe-go's (github.com/failsafe-go/failsafe-go/bulkhead),
+// driven through its permit API, which allocates nothing; failsafe-go's
+// executor allocates several objects per execution and takes the request
+// as a generic result, which this package's budget of at most a few
+// allocations per request does not afford. The circuit breaker is this
+// package's own because failsafe-go's cannot combine a consecutive-failure
+// threshold with a failure-rate threshold, cannot let a half-open probe go
+// without recording an outcome (a probe the client cancelled would have to
+// count as a success or a failure), and locks a mutex for every permit;
+// here the closed state grants permits with two atomic loads. The retry
+// budget is a ratio of requests over a rolling window with a floor
+// (failsafe-go's budget bounds concurrent retries instead).
+//
+// # State and events
+//
+// [Breaker.State], [Breaker.EndpointState] and [Breaker.Stats] read the
+// circuits and counters (for an admin API or metrics);
+// Config.OnStateChange is called on every transition.
+package breaker
