@@ -14,26 +14,26 @@
 //
 // [Breaker.Transport] applies, from the outside in:
 //
-//	fallback → deadline → retry (budget) → hedge → bulkhead
-//	  → service circuit → endpoint circuit → attempt timeout → next
+//		fallback → deadline → retry (budget) → hedge → bulkhead
+//		  → service circuit → endpoint circuit → attempt timeout → next
 //
-//   - The fallback is outermost so that it answers whatever the rest
-//     failed with, a rejection included.
-//   - The deadline bounds everything inside it, backoff sleeps included:
-//     a retry that cannot finish in time is not started.
-//   - Retry sits outside the bulkhead and the circuits so that each attempt
-//     asks them again: a retry waiting in backoff holds no bulkhead slot,
-//     and a circuit that opened meanwhile stops the retries at once (an
-//     [ErrOpen] is never retried). The budget is consulted before every
-//     retry and every hedge.
-//   - The bulkhead comes before the circuits so that a request queueing for
-//     a slot holds no half-open probe permit; a queued request that then
-//     meets an open circuit is refused as fast as any other.
-//   - The service circuit comes before the endpoint circuits: a rejection
-//     by an endpoint circuit counts as nothing for the service circuit (it
-//     never reached the service), while a failure counts for both.
-//   - The attempt timeout is innermost: it measures the upstream alone, and
-//     its expiry is a failure the circuits see and the retry may repeat.
+//	  - The fallback is outermost so that it answers whatever the rest
+//	    failed with, a rejection included.
+//	  - The deadline bounds everything inside it, backoff sleeps included:
+//	    a retry that cannot finish in time is not started.
+//	  - Retry sits outside the bulkhead and the circuits so that each attempt
+//	    asks them again: a retry waiting in backoff holds no bulkhead slot,
+//	    and a circuit that opened meanwhile stops the retries at once (an
+//	    [ErrOpen] is never retried). The budget is consulted before every
+//	    retry and every hedge.
+//	  - The bulkhead comes before the circuits so that a request queueing for
+//	    a slot holds no half-open probe permit; a queued request that then
+//	    meets an open circuit is refused as fast as any other.
+//	  - The service circuit comes before the endpoint circuits: a rejection
+//	    by an endpoint circuit counts as nothing for the service circuit (it
+//	    never reached the service), while a failure counts for both.
+//	  - The attempt timeout is innermost: it measures the upstream alone, and
+//	    its expiry is a failure the circuits see and the retry may repeat.
 //
 // This is failsafe-go's recommended composition (Fallback, RetryPolicy,
 // CircuitBreaker, Timeout) with a bulkhead and a budget placed where they

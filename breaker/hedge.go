@@ -30,7 +30,7 @@ func (t *transport) hedged(req *http.Request, deadline int64) (*http.Response, e
 		cancels = append(cancels, cancel)
 		r := req.WithContext(ctx)
 		go func() {
-			res, err := t.attempt(r, false, deadline)
+			res, err := t.attempt(r, false, deadline, b.now())
 			ch <- hedgeResult{res: res, err: err, cancel: cancel, idx: idx}
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,7 +56,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var res *http.Response
 	var err error
 	if isStream(req) {
-		res, err = t.attempt(req, true, 0)
+		res, err = t.attempt(req, true, 0, b.now())
 	} else {
 		res, err = t.send(req)
 	}
@@ -80,12 +81,15 @@ func (t *transport) wantFallback(req *http.Request, res *http.Response, err erro
 // within the budget and the deadline.
 func (t *transport) send(req *http.Request) (*http.Response, error) {
 	b := t.b
+	// One clock reading serves the whole first attempt: nanotime is not
+	// free on every machine (about 100ns on some VMs).
+	now := b.now()
 	var deadline int64
 	if b.cfg.Deadline > 0 {
-		deadline = b.now() + int64(b.cfg.Deadline)
+		deadline = now + int64(b.cfg.Deadline)
 	}
 	if b.budget != nil {
-		b.budget.request(b.now())
+		b.budget.request(now)
 	}
 	canRetry := b.retry.maxAttempts > 1 && replayable(req)
 	hedge := b.cfg.Hedge.Delay > 0 && hedgeable(req)
@@ -93,10 +97,13 @@ func (t *transport) send(req *http.Request) (*http.Response, error) {
 	for n := 1; ; n++ {
 		var res *http.Response
 		var err error
+		if n > 1 {
+			now = b.now()
+		}
 		if hedge {
 			res, err = t.hedged(out, deadline)
 		} else {
-			res, err = t.attempt(out, false, deadline)
+			res, err = t.attempt(out, false, deadline, now)
 		}
 		if !canRetry || n >= b.retry.maxAttempts || !t.retryable(req, res, err) {
 			return res, err
@@ -158,7 +165,10 @@ func rewind(req *http.Request) (*http.Request, error) {
 
 // attempt sends req once through the bulkhead, the circuits and the
 // attempt timeout.
-func (t *transport) attempt(req *http.Request, stream bool, deadline int64) (*http.Response, error) {
+// now is the clock reading at the start of the attempt; the circuits file
+// the outcome under it too (their window slices are a tenth of the window
+// wide, far longer than an attempt's latency matters).
+func (t *transport) attempt(req *http.Request, stream bool, deadline, now int64) (*http.Response, error) {
 	b := t.b
 	if b.bulk != nil {
 		if err := b.bulk.acquire(req.Context()); err != nil {
@@ -169,7 +179,6 @@ func (t *transport) attempt(req *http.Request, stream bool, deadline int64) (*ht
 		}
 		defer b.bulk.release()
 	}
-	now := b.now()
 	sp, err := b.svc.allow(now)
 	if err != nil {
 		b.stats.rejected.Add(1)
@@ -189,10 +198,13 @@ func (t *transport) attempt(req *http.Request, stream bool, deadline int64) (*ht
 	if stream || (b.cfg.Timeout <= 0 && deadline == 0) {
 		res, err = t.next.RoundTrip(req)
 	} else {
-		res, err = t.timed(req, deadline)
+		res, err = t.timed(req, deadline, now)
 	}
 	o := t.classify(req, res, err)
-	now = b.now()
+	if o == failure || sp.probe || ep.probe {
+		// A failure may open a circuit: its cooldown counts from now.
+		now = b.now()
+	}
 	ep.record(o, now)
 	sp.record(o, now)
 	return res, err
@@ -214,9 +226,8 @@ func (t *transport) classify(req *http.Request, res *http.Response, err error) o
 // the deadline, whichever comes first. Once the response headers arrived,
 // only the deadline is left (and not for an event stream); the timer is
 // stopped when the body is closed.
-func (t *transport) timed(req *http.Request, deadline int64) (*http.Response, error) {
+func (t *transport) timed(req *http.Request, deadline, now int64) (*http.Response, error) {
 	b := t.b
-	now := b.now()
 	d, cause := int64(b.cfg.Timeout), ErrTimeout
 	if deadline != 0 {
 		if rem := deadline - now; d == 0 || rem < d {
@@ -228,11 +239,11 @@ func (t *transport) timed(req *http.Request, deadline int64) (*http.Response, er
 		return nil, cause
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
-	x := &timedBody{ctx: ctx, cancel: cancel, cause: cause, armed: true}
-	x.timer = time.AfterFunc(time.Duration(d), x.fire)
+	sl := slotPool.Get().(*timerSlot)
+	sl.arm(cancel, cause, time.Duration(d))
 	res, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		x.stop()
+		sl.release()
 		c := context.Cause(ctx)
 		cancel(nil)
 		if (c == ErrTimeout || c == errDeadline) && req.Context().Err() == nil {
@@ -241,50 +252,71 @@ func (t *transport) timed(req *http.Request, deadline int64) (*http.Response, er
 		}
 		return nil, err
 	}
+	tb := &timedBody{body: res.Body, ctx: ctx, cancel: cancel}
 	if deadline != 0 && !isEventStream(res.Header) {
-		x.rearm(time.Duration(deadline-b.now()), errDeadline)
+		sl.arm(cancel, errDeadline, time.Duration(deadline-b.now()))
+		tb.slot.Store(sl)
 	} else {
-		x.stop()
+		sl.release()
 	}
-	x.body = res.Body
-	res.Body = x
+	res.Body = tb
 	return res, nil
 }
 
-// timedBody is the body of a response sent under a timer: it stops the
-// timer and releases the attempt's context when closed.
+// timerSlot is a reusable timer that cancels an attempt's context with a
+// cause. Slots are pooled: creating a timer costs more than the rest of
+// the policies together (see BenchmarkPolicies).
+type timerSlot struct {
+	timer *time.Timer
+
+	mu     sync.Mutex // protects armed, cause, cancel
+	armed  bool
+	cause  error
+	cancel context.CancelCauseFunc
+}
+
+var slotPool = sync.Pool{New: func() any {
+	sl := new(timerSlot)
+	sl.timer = time.AfterFunc(time.Hour, sl.fire)
+	sl.timer.Stop()
+	return sl
+}}
+
+func (sl *timerSlot) fire() {
+	sl.mu.Lock()
+	armed, cause, cancel := sl.armed, sl.cause, sl.cancel
+	sl.armed = false
+	sl.mu.Unlock()
+	if armed {
+		cancel(cause)
+	}
+}
+
+// arm (re)starts the timer: after d, cancel(cause).
+func (sl *timerSlot) arm(cancel context.CancelCauseFunc, cause error, d time.Duration) {
+	sl.mu.Lock()
+	sl.armed, sl.cause, sl.cancel = true, cause, cancel
+	sl.mu.Unlock()
+	sl.timer.Reset(d)
+}
+
+// release disarms the slot and returns it to the pool. A fire already
+// running sees armed false, or cancels a context that is finished anyway.
+func (sl *timerSlot) release() {
+	sl.mu.Lock()
+	sl.armed, sl.cause, sl.cancel = false, nil, nil
+	sl.mu.Unlock()
+	sl.timer.Stop()
+	slotPool.Put(sl)
+}
+
+// timedBody is the body of a response sent under a timer: it releases the
+// timer and the attempt's context when closed (a second Close is a no-op).
 type timedBody struct {
 	body   io.ReadCloser
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	timer  *time.Timer
-
-	mu    sync.Mutex // protects armed and cause
-	armed bool
-	cause error
-}
-
-func (x *timedBody) fire() {
-	x.mu.Lock()
-	armed, cause := x.armed, x.cause
-	x.mu.Unlock()
-	if armed {
-		x.cancel(cause)
-	}
-}
-
-func (x *timedBody) stop() {
-	x.mu.Lock()
-	x.armed = false
-	x.mu.Unlock()
-	x.timer.Stop()
-}
-
-func (x *timedBody) rearm(d time.Duration, cause error) {
-	x.mu.Lock()
-	x.armed, x.cause = true, cause
-	x.mu.Unlock()
-	x.timer.Reset(d)
+	slot   atomic.Pointer[timerSlot]
 }
 
 func (x *timedBody) Read(p []byte) (int, error) {
@@ -296,7 +328,9 @@ func (x *timedBody) Read(p []byte) (int, error) {
 }
 
 func (x *timedBody) Close() error {
-	x.stop()
+	if sl := x.slot.Swap(nil); sl != nil {
+		sl.release()
+	}
 	err := x.body.Close()
 	x.cancel(nil)
 	return err
