@@ -96,9 +96,9 @@ func (p HostPolicy) outHost(in *http.Request) string {
 // User-Agent, Te, Connection, Upgrade).
 const extraHeaderSlots = 10
 
-// connTokens holds the inbound Connection header's values when they name
-// headers to remove, so the per-key check is skipped in the common case
-// ("keep-alive", "close", "Upgrade").
+// connNamesHeaders reports whether the Connection values conn name any
+// header (a token other than "keep-alive", "close" and "upgrade"), so that
+// the per-key check is skipped in the common case.
 func connNamesHeaders(conn []string) bool {
 	for _, v := range conn {
 		for len(v) > 0 {
