@@ -192,7 +192,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		u.handleUpgrade(w, r, out, res, upType)
+		u.handleUpgrade(w, r, res, upType)
 		return
 	}
 	u.copyResponse(w, r, res, stall)

@@ -39,7 +39,7 @@ var errHijackUnsupported = &upgradeError{msg: "upstream: client connection canno
 // protocol, hijacks the client connection, writes the 101 and copies bytes
 // both ways until either side ends or the connection idles for
 // UpgradeIdleTimeout; then it closes both.
-func (u *Upstream) handleUpgrade(w http.ResponseWriter, r, out *http.Request, res *http.Response, reqUp string) {
+func (u *Upstream) handleUpgrade(w http.ResponseWriter, r *http.Request, res *http.Response, reqUp string) {
 	resUp := upgradeType(res.Header)
 	if !isPrintASCII(resUp) || reqUp == "" || !strings.EqualFold(reqUp, resUp) {
 		_ = res.Body.Close()
