@@ -60,8 +60,9 @@
 // The policies' own refusals are errors that carry their HTTP answer, so
 // that an upstream.Upstream's default error handler (problem+json) writes
 // them right: [ErrOpen] and [ErrBulkheadFull] are 503 with Retry-After (the
-// cooldown left, or 1s) and report RequestNotSent, so that a proxy may send
-// the request to another endpoint; [ErrTimeout] is 504.
+// cooldown left, or 1s); [ErrTimeout] is 504. An endpoint circuit's ErrOpen
+// reports RetryOnOtherEndpoint() true, so that an upstream.Upstream with
+// retries sends the request to another endpoint instead of failing it.
 //
 // # Use of failsafe-go
 //

@@ -11,8 +11,9 @@ import (
 // refused request was not sent. The returned error answers 503 with a
 // Retry-After of the cooldown left when written by the gateway's error
 // handler (it implements HTTPStatus() int and RetryAfter() time.Duration),
-// and reports RequestNotSent() true so that a proxy may try another
-// endpoint.
+// and, when the circuit is an endpoint's, reports RetryOnOtherEndpoint()
+// true, which tells an upstream.Upstream to send the request to another
+// endpoint as it does after a refused connection.
 var ErrOpen error = &openError{msg: "breaker: circuit open"}
 
 // ErrBulkheadFull is returned when the service already has
@@ -39,7 +40,7 @@ type openError struct {
 func (e *openError) Error() string        { return e.msg }
 func (e *openError) Is(target error) bool { return target == ErrOpen }
 func (e *openError) HTTPStatus() int      { return http.StatusServiceUnavailable }
-func (e *openError) RequestNotSent() bool { return true }
+func (e *openError) RetryOnOtherEndpoint() bool { return e.c != nil && e.c.endpoint != "" }
 func (e *openError) RetryAfter() time.Duration {
 	if e.c == nil {
 		return time.Second
@@ -52,7 +53,6 @@ type bulkheadError struct{}
 func (bulkheadError) Error() string             { return "breaker: bulkhead full" }
 func (bulkheadError) HTTPStatus() int           { return http.StatusServiceUnavailable }
 func (bulkheadError) RetryAfter() time.Duration { return time.Second }
-func (bulkheadError) RequestNotSent() bool      { return true }
 
 type timeoutError struct{ msg string }
 

@@ -72,14 +72,9 @@ func replayable(r *http.Request) bool {
 	return r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
 }
 
-// notSent reports whether err means the request never left: a failed dial,
-// or an error that says so (RequestNotSent, as upstream's errors and ours
-// do).
+// notSent reports whether err means the request never left: a failed dial
+// (the fast HTTP/1.1 client's dial errors wrap the *net.OpError too).
 func notSent(err error) bool {
-	var ns interface{ RequestNotSent() bool }
-	if errors.As(err, &ns) && ns.RequestNotSent() {
-		return true
-	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }

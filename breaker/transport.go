@@ -41,6 +41,13 @@ type transport struct {
 	next http.RoundTripper
 }
 
+// Synchronous reports whether the RoundTripper is done with a request once
+// RoundTrip has returned and the response body is closed: true unless
+// hedging is on (a cancelled hedge may still be finishing). An
+// upstream.Upstream reuses its per-request state behind a synchronous
+// transport.
+func (t *transport) Synchronous() bool { return t.b.cfg.Hedge.Delay <= 0 }
+
 // CloseIdleConnections closes the idle connections of the wrapped
 // transport when it has such a method.
 func (t *transport) CloseIdleConnections() {

@@ -413,8 +413,8 @@ func TestEndpointBreaker(t *testing.T) {
 	assert.Equal(t, Open, b.EndpointState(bad.host()))
 	_, err := get(t, rt, bad.URL)
 	require.ErrorIs(t, err, ErrOpen)
-	var ns interface{ RequestNotSent() bool }
-	require.True(t, errors.As(err, &ns) && ns.RequestNotSent(), "a proxy may try another endpoint")
+	var ns interface{ RetryOnOtherEndpoint() bool }
+	require.True(t, errors.As(err, &ns) && ns.RetryOnOtherEndpoint(), "a proxy may try another endpoint")
 	res, err := get(t, rt, good.URL)
 	require.NoError(t, err)
 	res.Body.Close()
@@ -491,4 +491,43 @@ func TestNilNextIsDefaultTransport(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// Only an endpoint circuit's rejection invites a proxy to try elsewhere.
+func TestOpenErrorScope(t *testing.T) {
+	t.Parallel()
+	b, _ := newFake(Config{Failures: 1})
+	done, err := b.Allow()
+	require.NoError(t, err)
+	done(true)
+	_, err = b.Allow()
+	var oe interface{ RetryOnOtherEndpoint() bool }
+	require.True(t, errors.As(err, &oe))
+	assert.False(t, oe.RetryOnOtherEndpoint(), "the whole service is refused")
+}
+
+// A retry that could not finish before the deadline is not started.
+func TestDeadlineStopsRetries(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	// The backoff is uniform in [0, 1h] (full jitter): with 200ms left, a
+	// retry fits once in 18000.
+	b := New(Config{Failures: 1000, Deadline: 200 * time.Millisecond, Retry: RetryConfig{MaxAttempts: 5, BaseDelay: time.Hour, MaxDelay: time.Hour}})
+	for range 5 {
+		res, err := get(t, b.Transport(newTransport(t)), srv.URL)
+		if err != nil {
+			require.ErrorIs(t, err, ErrTimeout) // a very slow machine
+			continue
+		}
+		res.Body.Close()
+		assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	}
+	assert.LessOrEqual(t, srv.requests.Load(), int64(6), "retries without time left are skipped")
+}
+
+func TestSynchronous(t *testing.T) {
+	t.Parallel()
+	type syncer interface{ Synchronous() bool }
+	assert.True(t, New(Config{}).Transport(nil).(syncer).Synchronous())
+	assert.False(t, New(Config{Hedge: HedgeConfig{Delay: time.Millisecond}}).Transport(nil).(syncer).Synchronous())
 }

@@ -192,6 +192,15 @@ type healthState struct {
 
 	pub  atomic.Pointer[pickSet]
 	kick chan struct{} // wakes Run's timer loop after a change of wake
+
+	clock func() time.Time // tests: a hand-moved clock; nil means time.Now
+}
+
+func (hs *healthState) now() time.Time {
+	if hs.clock != nil {
+		return hs.clock()
+	}
+	return time.Now()
 }
 
 func newHealthState(cfg healthConfig) *healthState {
@@ -244,7 +253,7 @@ func (hc *HealthCheck) nextInterval() time.Duration {
 // that remain. New endpoints start healthy (in slow start when configured,
 // unless this is the first set).
 func (hs *healthState) setEndpoints(eps []Endpoint) {
-	now := time.Now()
+	now := hs.now()
 	hs.mu.Lock()
 	first := len(hs.eps) == 0
 	next := make(map[string]*epState, len(eps))
@@ -283,7 +292,7 @@ func (hs *healthState) current() []Endpoint {
 
 // checkResult records the verdict of one active probe of addr.
 func (hs *healthState) checkResult(addr string, err error) {
-	now := time.Now()
+	now := hs.now()
 	var evs []HealthEvent
 	hs.mu.Lock()
 	st := hs.eps[addr]
@@ -405,7 +414,7 @@ func earliest(a, b time.Time) time.Time {
 // clock is read only while such a change is pending.
 func (hs *healthState) snapshot() *pickSet {
 	set := hs.pub.Load()
-	if set.wake != 0 && time.Now().UnixNano() >= set.wake {
+	if set.wake != 0 && hs.now().UnixNano() >= set.wake {
 		hs.refresh()
 		set = hs.pub.Load()
 	}
@@ -416,11 +425,11 @@ func (hs *healthState) snapshot() *pickSet {
 func (hs *healthState) refresh() {
 	hs.mu.Lock()
 	set := hs.pub.Load()
-	if set.wake == 0 || time.Now().UnixNano() < set.wake {
+	if set.wake == 0 || hs.now().UnixNano() < set.wake {
 		hs.mu.Unlock() // another goroutine did it
 		return
 	}
-	evs := hs.rebuildLocked(time.Now())
+	evs := hs.rebuildLocked(hs.now())
 	hs.mu.Unlock()
 	hs.emit(evs)
 }
@@ -437,7 +446,7 @@ func (hs *healthState) emit(evs []HealthEvent) {
 // report returns the health of every endpoint, in discovery order.
 func (hs *healthState) report() []EndpointHealth {
 	hs.snapshot() // apply due changes
-	now := time.Now()
+	now := hs.now()
 	set := hs.pub.Load()
 	inRot := make(map[string]int, len(set.eps))
 	for _, ep := range set.eps {
@@ -476,7 +485,7 @@ func (hs *healthState) runTimers(ctx context.Context) {
 	for {
 		wait := time.Hour
 		if w := hs.pub.Load().wake; w != 0 {
-			wait = max(time.Duration(w-time.Now().UnixNano()), 0)
+			wait = max(time.Duration(w-hs.now().UnixNano()), 0)
 		}
 		t.Reset(wait)
 		select {

@@ -112,7 +112,7 @@ func (hs *healthState) observe(addr string, status int, err error) {
 // ejection cap is reached.
 func (hs *healthState) eject(st *epState, reason string) {
 	od := &hs.cfg.outlier
-	now := time.Now()
+	now := hs.now()
 	hs.mu.Lock()
 	if hs.eps[st.ep.Addr] != st || (!st.ejectedUntil.IsZero() && now.Before(st.ejectedUntil)) {
 		hs.mu.Unlock()
