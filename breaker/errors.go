@@ -37,9 +37,9 @@ type openError struct {
 	msg string
 }
 
-func (e *openError) Error() string        { return e.msg }
-func (e *openError) Is(target error) bool { return target == ErrOpen }
-func (e *openError) HTTPStatus() int      { return http.StatusServiceUnavailable }
+func (e *openError) Error() string              { return e.msg }
+func (e *openError) Is(target error) bool       { return target == ErrOpen }
+func (e *openError) HTTPStatus() int            { return http.StatusServiceUnavailable }
 func (e *openError) RetryOnOtherEndpoint() bool { return e.c != nil && e.c.endpoint != "" }
 func (e *openError) RetryAfter() time.Duration {
 	if e.c == nil {
