@@ -345,10 +345,10 @@ func (b *Breaker) EndpointState(host string) State {
 
 // Allow asks the service circuit for permission to send one request. When
 // it is open it returns a nil done and an error matching [ErrOpen].
-// Otherwise the caller must call done exactly once with the request's
-// outcome (failed true for a failure as IsFailure would see it); a request
-// the client cancelled should still call done(false) only if it completed.
-// Allow and a closed circuit's done allocate nothing.
+// Otherwise the caller must call done exactly once, with failed true when
+// the call failed in a way that should count against the service (Allow
+// does not consult Config.IsFailure). Allow, and done while the circuit is
+// closed, allocate nothing.
 //
 // Allow is the two-step form (see gobreaker's TwoStepCircuitBreaker) for
 // code that is not an HTTP round trip; [Breaker.Transport] and
