@@ -318,9 +318,15 @@ func (u *Upstream) retryStatus(code int) bool {
 	return false
 }
 
-// isDialError reports whether err happened while connecting, so the request
-// never reached the upstream.
+// isDialError reports whether err happened while connecting, or otherwise
+// before the request was sent (an error with RetryOnOtherEndpoint() true,
+// such as an endpoint's open circuit), so the request never reached the
+// upstream and may go to another endpoint.
 func isDialError(err error) bool {
+	var other interface{ RetryOnOtherEndpoint() bool }
+	if errors.As(err, &other) && other.RetryOnOtherEndpoint() {
+		return true
+	}
 	var de *h1.DialError
 	if errors.As(err, &de) {
 		return true

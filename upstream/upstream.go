@@ -64,10 +64,20 @@ type Config struct {
 
 	// Transport sends the requests. Nil means a transport built from this
 	// Config (see Scheme) with the timeouts and pool sizes below. A non-nil
-	// Transport is used as given, so wrapping middleware (a breaker's
-	// Transport(next)) goes here; the timeout and pool fields then do not
-	// apply and must be set on the given transport.
+	// Transport is used as given; the timeout and pool fields then do not
+	// apply and must be set on the given transport. To wrap the built
+	// transport instead (and keep the fast HTTP/1.1 client), use
+	// WrapTransport.
 	Transport http.RoundTripper
+
+	// WrapTransport, if non-nil, wraps the transport built from this Config
+	// (it is ignored when Transport is set): the place for upstream
+	// resilience middleware, for example WrapTransport: brk.Transport with
+	// a breaker. A wrapper that has a method Synchronous() bool reporting
+	// true (it is done with a request once RoundTrip returned and the
+	// response body is closed) keeps the fast path's reuse of per-request
+	// state. A wrapper with CloseIdleConnections passes the calls on.
+	WrapTransport func(next http.RoundTripper) http.RoundTripper
 
 	// Rewrite, if non-nil, modifies the outbound request after the Upstream
 	// has sanitised it (hop-by-hop headers removed, forwarding headers,
@@ -186,7 +196,9 @@ type Config struct {
 //     truncated response rather than a complete-looking one.
 //
 // Retries: with Config.Retries > 0, an attempt that fails to connect (the
-// request never left the gateway) is retried for any method, provided its
+// request never left the gateway; also an error whose method
+// RetryOnOtherEndpoint() bool reports true, such as an endpoint circuit
+// breaker's refusal) is retried for any method, provided its
 // body is absent, buffered or still unread; an attempt answered with a
 // status in RetryStatuses is retried only for idempotent requests (GET,
 // HEAD, OPTIONS, TRACE, PUT, DELETE, or any request with an Idempotency-Key
@@ -203,9 +215,11 @@ type Upstream struct {
 	cfg  Config
 	name string
 	rt   http.RoundTripper
-	// poolCalls: rt is the synchronous h1 client, so per-request state
-	// can be recycled (see callPool).
+	// poolCalls: rt is the synchronous h1 client (possibly behind a
+	// synchronous wrapper), so per-request state can be recycled (see
+	// callPool).
 	poolCalls bool
+	fast      *h1.Client // the built h1 client, for Run's idle sweeping
 	bal       Balancer
 	obs       Observer
 	log       *slog.Logger
@@ -256,7 +270,15 @@ func New(cfg Config) *Upstream {
 		u.rt = cfg.Transport
 	} else {
 		u.rt = newTransport(&cfg)
-		_, u.poolCalls = u.rt.(*h1.Client)
+		u.fast, u.poolCalls = u.rt.(*h1.Client)
+		if cfg.WrapTransport != nil {
+			u.rt = cfg.WrapTransport(u.rt)
+			if u.rt == nil {
+				panic("upstream: Config.WrapTransport returned nil")
+			}
+			s, ok := u.rt.(interface{ Synchronous() bool })
+			u.poolCalls = u.poolCalls && ok && s.Synchronous()
+		}
 	}
 	if s, ok := cfg.Discovery.(Snapshotter); ok {
 		u.setEndpoints(s.Snapshot())
@@ -298,7 +320,7 @@ func (u *Upstream) Run(ctx context.Context) error {
 		return err
 	}
 	defer u.CloseIdleConnections()
-	if c, ok := u.rt.(*h1.Client); ok {
+	if c := u.fast; c != nil {
 		swept := make(chan struct{})
 		go func() {
 			defer close(swept)
