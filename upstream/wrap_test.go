@@ -148,4 +148,3 @@ func TestWrapTransport(t *testing.T) {
 		assert.Same(t, http.DefaultTransport, u.rt)
 	})
 }
-
