@@ -14,7 +14,9 @@
 // HTTP/2 by ALPN; "h2c" services get HTTP/2 with prior knowledge. Both
 // paths pass the same behaviour suite: hop-by-hop headers, trailers, 1xx
 // responses, Expect: 100-continue, protocol upgrades, streaming,
-// cancellation, timeouts and retries.
+// cancellation, timeouts and retries. Resilience middleware (a circuit
+// breaker's Transport) wraps the built transport through
+// [Config.WrapTransport], which keeps the fast client underneath.
 //
 // # Request sanitisation
 //
