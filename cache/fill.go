@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -101,39 +102,36 @@ func (c *Cache) await(w http.ResponseWriter, r *http.Request, f *flight, key str
 func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key string, stale *Entry, rd *directives, f *flight, fwd string) {
 	out := c.outbound(r, stale)
 	fl := &filler{c: c, r: r, rd: rd, key: key, stale: stale, f: f, fwd: fwd, reqTime: c.now()}
-	rw := respwriter.New(w)
-	rw.OnHeader = fl.onHeader
-	fl.rw = rw
-	// Upstream writes its header fields into the capture's own map, so
-	// that what is stored is the upstream response alone, never fields an
-	// outer middleware set on the client's map (a request ID, CORS or
-	// rate-limit fields of this one client).
-	cw := &capture{limit: c.maxObject, now: c.now, forward: rw}
-	fl.cw = cw
+	fl.rw.Reset(w)
+	fl.rw.OnHeader = fl.onHeader
+	// Upstream gets a detached Writer around the client's: it writes its
+	// header fields into a map of its own, so that what is stored is the
+	// upstream response alone, never fields an outer middleware set on
+	// the client's map (a request ID, CORS or rate-limit fields of this
+	// one client), and its status is held until onUpstreamHeader has
+	// seen it, so that a 304 answering the cache's own conditional
+	// request, or an error hidden by a stale response (stale-if-error),
+	// never reaches the client.
+	fl.up = make(http.Header)
+	fl.cw.Reset(&fl.rw)
+	fl.cw.Detach(fl.up)
+	// A revalidation's 1xx may precede a response the client never gets.
+	fl.cw.DropInformational = stale != nil
+	fl.cw.OnHeader = fl.onUpstreamHeader
 	if stale == nil {
 		c.event(EventMiss)
-		next.ServeHTTP(cw, out)
+		next.ServeHTTP(&fl.cw, out)
 		fl.finish()
 		return
 	}
-	m := prepare(stale)
-	cw.absorb = func(status int, _ http.Header) bool {
-		if status == http.StatusNotModified {
-			return true
-		}
-		if status >= 500 {
-			return staleIfError(m, rd, m.age(stale, c.now())-c.lifetime(m))
-		}
-		return false
-	}
-	next.ServeHTTP(cw, out)
-	if !cw.absorbed {
+	next.ServeHTTP(&fl.cw, out)
+	if !fl.absorbed {
 		c.event(EventMiss)
 		fl.finish()
 		return
 	}
-	if cw.status == http.StatusNotModified {
-		ne, ok := c.revalidated(stale, cw.header, fl.reqTime, cw.at)
+	if status := fl.cw.Status(); status == http.StatusNotModified {
+		ne, ok := c.revalidated(stale, fl.up, fl.reqTime, fl.upTime)
 		if !ok {
 			// The 304 is for another representation (§4.3.4): fetch
 			// the full response instead.
@@ -151,9 +149,10 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 		c.event(EventRevalidated)
 		return
 	}
+	m := prepare(stale)
 	now := c.now()
 	c.writeStale(w, r, stale, m, m.age(stale, now), c.lifetime(m),
-		"stale-if-error; fwd=stale; fwd-status="+strconv.Itoa(cw.status))
+		"stale-if-error; fwd=stale; fwd-status="+strconv.Itoa(fl.cw.Status()))
 	c.event(EventStale)
 }
 
@@ -191,7 +190,11 @@ func (c *Cache) outbound(r *http.Request, stale *Entry) *http.Request {
 }
 
 // filler stores the response of one upstream request as it streams to
-// the client: its onHeader runs as the [respwriter.Writer]'s OnHeader hook.
+// the client. Upstream writes to cw, a detached [respwriter.Writer] whose
+// OnHeader hook, onUpstreamHeader, either absorbs the response (a
+// revalidation's 304, or a 5xx the stale response hides) or releases it to
+// rw, the client's Writer, whose OnHeader hook, onHeader, decides whether
+// to store it.
 type filler struct {
 	c     *Cache
 	r     *http.Request
@@ -200,9 +203,14 @@ type filler struct {
 	stale *Entry
 	f     *flight
 	fwd   string
-	rw    *respwriter.Writer
-	cw    *capture
+	rw    respwriter.Writer // the client's
+	cw    respwriter.Writer // upstream's, detached, around rw
+	up    http.Header       // cw's own map: upstream's fields alone
 
+	// absorbed is set when the upstream response is kept from the
+	// client; upTime is when upstream's status arrived.
+	absorbed          bool
+	upTime            time.Time
 	reqTime, respTime time.Time
 	status            int
 	storing           bool
@@ -212,13 +220,32 @@ type filler struct {
 	t                 tee
 }
 
+// onUpstreamHeader runs when upstream writes its final status, which cw
+// holds: a revalidation absorbs a 304 and a 5xx that stale-if-error
+// allows hiding (their bodies are dropped; fetch answers from the stored
+// response), and every other response is released to the client.
+func (fl *filler) onUpstreamHeader(status int) {
+	c := fl.c
+	fl.upTime = c.now()
+	if e := fl.stale; e != nil {
+		absorb := status == http.StatusNotModified
+		if !absorb && status >= 500 {
+			m := prepare(e)
+			absorb = staleIfError(m, fl.rd, m.age(e, c.now())-c.lifetime(m))
+		}
+		if absorb {
+			fl.absorbed = true
+			fl.cw.Divert(io.Discard, nil)
+			return
+		}
+	}
+	fl.cw.SendHeader()
+}
+
 func (fl *filler) onHeader(status int) {
 	c := fl.c
 	h := fl.rw.Header() // the client's: outer middleware fields + upstream's
-	up := fl.cw.header  // upstream's alone
-	if up == nil {
-		up = make(http.Header)
-	}
+	up := fl.up         // upstream's alone
 	fl.respTime = c.now()
 	fl.status = status
 	fl.tags = c.takeTags(up)
@@ -280,7 +307,7 @@ func (fl *filler) finish() {
 		RequestTime: fl.reqTime, ResponseTime: fl.respTime,
 		URL: strings.Clone(urlOfKey(fl.key)), Tags: fl.tags,
 	}
-	vkey, shareable := c.put(fl.r.Context(), fl.key, e, fl.r, fl.rw)
+	vkey, shareable := c.put(fl.r.Context(), fl.key, e, fl.r, &fl.rw)
 	if shareable && fl.f != nil {
 		fl.f.entry, fl.f.vkey = e, vkey
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatewaykit/gateway/internal/respwriter"
 )
@@ -76,40 +77,51 @@ func (c *Cache) refresh(ctx context.Context, j refreshJob) {
 	defer cancel()
 	out := j.out.WithContext(ctx)
 	reqTime := c.now()
-	cw := &capture{limit: c.maxObject, now: c.now}
+	// A detached Writer around no client: upstream's fields land in up,
+	// its status stays held and its body goes to body, capped.
+	up := make(http.Header)
+	body := tee{limit: c.maxObject}
+	var respTime time.Time
+	cw := respwriter.New(nil)
+	cw.Detach(up)
+	cw.OnHeader = func(int) {
+		respTime = c.now()
+		cw.Divert(&body, nil)
+	}
 	j.next.ServeHTTP(cw, out)
-	if ctx.Err() != nil || cw.status == 0 {
+	status := cw.Status()
+	if ctx.Err() != nil || status == 0 {
 		return
 	}
 	switch {
-	case cw.status == http.StatusNotModified:
-		ne, ok := c.revalidated(j.e, cw.header, reqTime, cw.at)
+	case status == http.StatusNotModified:
+		ne, ok := c.revalidated(j.e, up, reqTime, respTime)
 		if !ok {
 			c.dropStale(ctx, j)
 			return
 		}
 		c.put(ctx, j.key, ne, out, nil)
 		c.event(EventRevalidated)
-	case cw.status >= 500:
+	case status >= 500:
 		// Keep serving the stale response within its windows.
 	default:
 		rd := parseDirectives(out.Header["Cache-Control"])
-		tags := c.takeTags(cw.header)
-		if reason, _ := c.storable(out, &rd, cw.status, cw.header); reason != "" || cw.over {
+		tags := c.takeTags(up)
+		if reason, _ := c.storable(out, &rd, status, up); reason != "" || body.over {
 			c.dropStale(ctx, j)
 			return
 		}
-		h := storedHeader(cw.header)
-		if cl, ok := contentLength(h); ok && cl != int64(len(cw.body)) {
+		h := storedHeader(up)
+		if cl, ok := contentLength(h); ok && cl != int64(len(body.buf)) {
 			return
 		}
-		h["Content-Length"] = []string{strconv.Itoa(len(cw.body))}
+		h["Content-Length"] = []string{strconv.Itoa(len(body.buf))}
 		if h["Date"] == nil {
-			h["Date"] = []string{cw.at.UTC().Format(http.TimeFormat)}
+			h["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
 		}
 		e := &Entry{
-			Status: cw.status, Header: h, Body: cw.body,
-			RequestTime: reqTime, ResponseTime: cw.at, URL: j.e.URL, Tags: tags,
+			Status: status, Header: h, Body: body.buf,
+			RequestTime: reqTime, ResponseTime: respTime, URL: j.e.URL, Tags: tags,
 		}
 		c.put(ctx, j.key, e, out, nil)
 	}

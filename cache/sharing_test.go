@@ -1,9 +1,11 @@
 package cache
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,4 +98,61 @@ func (w hintRecorder) WriteHeader(code int) {
 		return
 	}
 	w.ResponseRecorder.WriteHeader(code)
+}
+
+// TestAbsorbedResponseNeverReachesClient checks that an upstream response
+// the cache keeps from the client (the 304 answering its own conditional
+// request, a 5xx hidden by stale-if-error) leaks nothing: no 1xx, no
+// flush, no field, no body byte. The origin also sends a 103 and flushes
+// before its final status, as a streaming origin may.
+func TestAbsorbedResponseNeverReachesClient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		status      int
+		cacheStatus string
+	}{
+		{name: "revalidation 304", status: http.StatusNotModified, cacheStatus: "fwd-status=304"},
+		{name: "hidden 503", status: http.StatusServiceUnavailable, cacheStatus: "detail=stale-if-error; fwd=stale; fwd-status=503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := &origin{h: func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
+				w.Header().Set("Etag", `"e1"`)
+				if n == 1 {
+					writeBody(w, "v1")
+					return
+				}
+				w.Header().Set("Link", "</hint.css>; rel=preload")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.Header().Del("Link")
+				w.Header().Set("X-Upstream-Error", "detail")
+				if tt.status == http.StatusNotModified {
+					w.Header().Del("X-Upstream-Error")
+				}
+				w.WriteHeader(tt.status)
+				w.(http.Flusher).Flush()
+				_, _ = io.WriteString(w, "upstream body")
+				require.NoError(t, http.NewResponseController(w).Flush())
+			}}
+			clk := newClock()
+			h := New(Config{Now: clk.Now}).Handler(o)
+			require.Equal(t, "v1", doGet(h, "/a", nil).Body.String())
+			clk.Add(20 * time.Second)
+
+			var hints []int
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(hintRecorder{rec, &hints}, httptest.NewRequest(http.MethodGet, "http://example.com/a", nil))
+			assert.Equal(t, int64(2), o.n.Load())
+			assert.Empty(t, hints, "a revalidation's 1xx is dropped")
+			assert.False(t, rec.Flushed, "upstream's flush did not reach the client")
+			assert.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, "v1", rec.Body.String())
+			assert.Empty(t, rec.Header().Get("X-Upstream-Error"))
+			assert.Empty(t, rec.Header().Get("Link"))
+			assert.Contains(t, rec.Header().Get("Cache-Status"), tt.cacheStatus)
+		})
+	}
 }
