@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,8 +66,9 @@ func BenchmarkPolicies(b *testing.B) {
 }
 
 // BenchmarkProxy proxies a GET with a 1 KiB response through an
-// upstream.Upstream over an http.Transport, bare and with the full policy
-// set, to a loopback server.
+// upstream.Upstream to a loopback server, bare and with the policy sets,
+// on the fast HTTP/1.1 path (the breaker wraps it through
+// Config.WrapTransport) and over an http.Transport.
 func BenchmarkProxy(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), 1024)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,32 +76,49 @@ func BenchmarkProxy(b *testing.B) {
 	}))
 	defer srv.Close()
 	host := srv.Listener.Addr().String()
-	cases := []struct {
+	sets := []struct {
 		name string
 		wrap func(http.RoundTripper) http.RoundTripper
 	}{
-		{"bare", func(rt http.RoundTripper) http.RoundTripper { return rt }},
+		{"bare", nil},
+		{"breaker-only", New(Config{}).Transport},
 		{"full-no-timeout", New(noTimeout).Transport},
 		{"full", New(fullPolicies()).Transport},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			tr := &http.Transport{MaxIdleConnsPerHost: 64}
-			defer tr.CloseIdleConnections()
-			u := upstream.New(upstream.Config{Discovery: endpoints(host), Transport: c.wrap(tr), Logger: slog.New(slog.DiscardHandler)})
-			req := httptest.NewRequest("GET", "http://api.test/items/42", nil)
-			w := &discard{h: http.Header{}}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(payload)))
-			for b.Loop() {
-				clear(w.h)
-				w.code = 0
-				u.ServeHTTP(w, req)
-				if w.code != http.StatusOK {
-					b.Fatalf("status %d", w.code)
+	for _, path := range []string{"h1", "transport"} {
+		for _, set := range sets {
+			b.Run(path+"/"+set.name, func(b *testing.B) {
+				cfg := upstream.Config{Discovery: endpoints(host), Logger: slog.New(slog.DiscardHandler)}
+				if path == "h1" {
+					cfg.WrapTransport = set.wrap
+				} else {
+					tr := &http.Transport{MaxIdleConnsPerHost: 64}
+					defer tr.CloseIdleConnections()
+					cfg.Transport = tr
+					if set.wrap != nil {
+						cfg.Transport = set.wrap(tr)
+					}
 				}
-			}
-		})
+				u := upstream.New(cfg)
+				defer u.CloseIdleConnections()
+				// A cancellable context, as every server request has: the
+				// clients then arm their cancellation in the bare case too.
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				req := httptest.NewRequestWithContext(ctx, "GET", "http://api.test/items/42", nil)
+				w := &discard{h: http.Header{}}
+				b.ReportAllocs()
+				b.SetBytes(int64(len(payload)))
+				for b.Loop() {
+					clear(w.h)
+					w.code = 0
+					u.ServeHTTP(w, req)
+					if w.code != http.StatusOK {
+						b.Fatalf("status %d", w.code)
+					}
+				}
+			})
+		}
 	}
 }
 
