@@ -1,5 +1,7 @@
 package router
 
+import "slices"
+
 // table is an immutable open-addressing hash table from strings to nodes,
 // used for the literal children of wide trie nodes and for hosts. It hashes
 // only the length and up to eight bytes at the ends of a key, which is far
@@ -19,17 +21,37 @@ const maxProbe = 8
 // newTable builds a table holding m, or returns nil when the keys cluster
 // too much for the cheap hash.
 func newTable(m map[string]*node) *table {
+	// Insert in sorted order so that the same routes always build the same
+	// table (probe lengths depend on insertion order), and retry at a lower
+	// load factor before giving up: a route set should not fall back to the
+	// slower map on one build and not on the next.
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	bits := uint(1)
 	for 1<<bits < 2*len(m) {
 		bits++
 	}
+	for extra := uint(0); extra < 3; extra++ {
+		if t := buildTable(keys, m, bits+extra); t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// buildTable lays keys out in a table of 1<<bits slots, or returns nil when
+// a key lands more than maxProbe slots from its home.
+func buildTable(keys []string, m map[string]*node, bits uint) *table {
 	t := &table{
 		keys:  make([]string, 1<<bits),
 		vals:  make([]*node, 1<<bits),
 		shift: 64 - bits,
 	}
 	mask := uint64(1)<<bits - 1
-	for k, v := range m {
+	for _, k := range keys {
 		i := t.slot(k)
 		for probe := 0; t.vals[i] != nil; probe++ {
 			if probe >= maxProbe {
@@ -37,7 +59,7 @@ func newTable(m map[string]*node) *table {
 			}
 			i = (i + 1) & mask
 		}
-		t.keys[i], t.vals[i] = k, v
+		t.keys[i], t.vals[i] = k, m[k]
 	}
 	return t
 }
