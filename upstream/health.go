@@ -497,3 +497,20 @@ func (hs *healthState) runTimers(ctx context.Context) {
 		}
 	}
 }
+
+// Health reports the health of every endpoint, in discovery order: the
+// active checks' verdict, outlier ejection, whether the balancer may pick
+// it now and the weight it sees. Without health settings every endpoint is
+// healthy and in rotation. It is safe to call at any time (for an admin
+// API or metrics); it allocates.
+func (u *Upstream) Health() []EndpointHealth {
+	if u.health != nil {
+		return u.health.report()
+	}
+	eps := *u.eps.Load()
+	out := make([]EndpointHealth, len(eps))
+	for i, ep := range eps {
+		out[i] = EndpointHealth{Endpoint: ep, Healthy: true, InRotation: true, Weight: ep.Weight}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,6 +78,14 @@ func (hs *healthState) observe(addr string, status int, err error) {
 	case err != nil:
 		if errors.Is(err, context.Canceled) {
 			return // the client went away: says nothing of the endpoint
+		}
+		var ne net.Error
+		var sc interface{ HTTPStatus() int }
+		if !(errors.As(err, &ne) && ne.Timeout()) && errors.As(err, &sc) {
+			// A policy's own decision (an open circuit, a full bulkhead)
+			// or a bad request: not the endpoint's failure. Timeouts, a
+			// breaker's included, are.
+			return
 		}
 		gw, fiveXX = true, true
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:

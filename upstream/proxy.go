@@ -109,7 +109,18 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.stats.requests.Add(1)
 	ctx := r.Context()
 	info := reqinfo.From(ctx)
-	eps := *u.eps.Load()
+	var eps []Endpoint
+	if u.health == nil {
+		eps = *u.eps.Load()
+	} else {
+		// The endpoints in rotation, precomputed when health changed.
+		set := u.health.snapshot()
+		if set.fail {
+			u.fail(w, r, ErrNoHealthyEndpoints)
+			return
+		}
+		eps = set.eps
+	}
 	if len(eps) == 0 {
 		u.fail(w, r, ErrNoEndpoints)
 		return
@@ -231,11 +242,18 @@ func (u *Upstream) roundTrip(in, out *http.Request, eps []Endpoint, rp *replay, 
 		if u.obs != nil {
 			u.obs.End(ep, time.Since(start), err)
 		}
+		if u.health != nil {
+			status := 0
+			if res != nil {
+				status = res.StatusCode
+			}
+			u.health.observe(ep.Addr, status, err)
+		}
 		if err != nil {
 			if ctxErr := in.Context().Err(); ctxErr != nil {
 				return nil, ep, attempt, c, ctxErr
 			}
-			if attempt > u.cfg.Retries || !isDialError(err) || !bodyIntact(out, rp, c) {
+			if attempt > u.cfg.Retries || !(isDialError(err) || resetRetryable(in, err)) || !bodyIntact(out, rp, c) {
 				return nil, ep, attempt, c, err
 			}
 			u.logRetry(in, ep, attempt, err, 0)
@@ -333,6 +351,28 @@ func isDialError(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// resetRetryable reports whether a failed attempt of the idempotent request
+// in may go to another endpoint although it may have reached the upstream:
+// the connection was reset or closed before a response (as when the
+// endpoint was killed), as nginx's proxy_next_upstream error does. Timeouts
+// are not retried (a slow service would make every request wait twice),
+// nor errors carrying their own status (a policy's refusal, such as an
+// open circuit or a full bulkhead, or a deadline).
+func resetRetryable(in *http.Request, err error) bool {
+	if !idempotent(in) {
+		return false
+	}
+	var sc interface{ HTTPStatus() int }
+	if errors.As(err, &sc) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return !errors.Is(err, context.DeadlineExceeded)
 }
 
 // fail answers r with err through the ErrorHandler, counts and logs it.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -170,6 +171,37 @@ type Config struct {
 	// a certificate that names the service.
 	TLSClientConfig *tls.Config
 
+	// HealthCheck configures active health checks, run by [Upstream.Run]:
+	// endpoints that fail them leave the balancer's set until they pass
+	// again. The zero value means none. See [HealthCheck].
+	HealthCheck HealthCheck
+
+	// Outlier configures passive health checking from live traffic: an
+	// endpoint whose attempts keep failing is ejected from the balancer's
+	// set for a while. The zero value means none. See [OutlierDetection].
+	Outlier OutlierDetection
+
+	// SlowStart ramps up the weight of endpoints entering rotation. The
+	// zero value means none. See [SlowStart].
+	SlowStart SlowStart
+
+	// PanicThreshold is the share of endpoints (0 to 1) that must be in
+	// rotation (healthy and not ejected); below it the Upstream panics as
+	// Panic says. Zero means it panics only when no endpoint is in
+	// rotation.
+	PanicThreshold float64
+
+	// Panic is what happens below PanicThreshold: [PanicRouteAll] (the
+	// zero value, as Envoy) sends requests to every endpoint regardless of
+	// health; [PanicFail] answers 503 ([ErrNoHealthyEndpoints]).
+	Panic PanicMode
+
+	// OnHealthEvent, if non-nil, is called when an endpoint becomes
+	// unhealthy or healthy, is ejected or returns, and when panic mode
+	// starts or ends. It runs on the goroutine that noticed (a health
+	// probe, a request, or Run) and must be quick.
+	OnHealthEvent func(HealthEvent)
+
 	// Logger receives a line for every request the Upstream fails to serve.
 	// Nil means slog.Default().
 	Logger *slog.Logger
@@ -209,6 +241,18 @@ type Config struct {
 // otherwise to one other than the endpoint that just failed, and a lone
 // endpoint is retried itself.
 //
+// Retries also cover an idempotent request whose attempt failed with a
+// transport error other than a timeout (connection reset or closed before
+// the response, as when an endpoint is killed), under the same body rule
+// as retries after a status.
+//
+// Health: with HealthCheck, Outlier, SlowStart or Panic set, the balancer
+// picks only from the endpoints in rotation (healthy by the active checks
+// and not ejected by outlier detection, with slow start weights); that set
+// is precomputed and swapped atomically when health changes, so picking
+// costs nothing more. Every attempt's outcome feeds outlier detection.
+// [Upstream.Health] reports each endpoint's state.
+//
 // An Upstream is safe for simultaneous use by multiple goroutines. Its
 // endpoint set is an immutable snapshot swapped atomically by Run.
 type Upstream struct {
@@ -226,6 +270,7 @@ type Upstream struct {
 	errh      func(http.ResponseWriter, *http.Request, error)
 	scheme    string // URL scheme of outbound requests: "http" or "https"
 	eps       atomic.Pointer[[]Endpoint]
+	health    *healthState // nil without health settings
 	stats     counters
 	retryS    []int
 }
@@ -280,6 +325,19 @@ func New(cfg Config) *Upstream {
 			u.poolCalls = u.poolCalls && ok && s.Synchronous()
 		}
 	}
+	hc := healthConfig{
+		check:     cfg.HealthCheck,
+		outlier:   cfg.Outlier,
+		slow:      cfg.SlowStart,
+		threshold: cfg.PanicThreshold,
+		mode:      cfg.Panic,
+		onEvent:   cfg.OnHealthEvent,
+		scheme:    cfg.Scheme,
+		tls:       cfg.TLSClientConfig,
+	}
+	if hc.enabled() {
+		u.health = newHealthState(hc)
+	}
 	if s, ok := cfg.Discovery.(Snapshotter); ok {
 		u.setEndpoints(s.Snapshot())
 	} else {
@@ -305,6 +363,9 @@ func (u *Upstream) setEndpoints(eps []Endpoint) {
 		}
 	}
 	u.eps.Store(&cp)
+	if u.health != nil {
+		u.health.setEndpoints(cp)
+	}
 }
 
 // Run consumes Config.Discovery's updates, swapping the endpoint set on
@@ -313,13 +374,34 @@ func (u *Upstream) setEndpoints(eps []Endpoint) {
 // its channel before ctx ends, Run keeps the last set and waits for ctx.
 // With the fast HTTP/1.1 client, Run also closes pooled connections that
 // idled past IdleConnTimeout (without it they are closed when next looked
-// at). When ctx ends, Run closes the transport's idle connections.
+// at). It runs the active health checks (Config.HealthCheck) and ends
+// ejections and slow start steps on time even without traffic (requests
+// apply them too). When ctx ends, Run closes the transport's idle
+// connections and returns once its goroutines have stopped.
 func (u *Upstream) Run(ctx context.Context) error {
 	ch, err := u.cfg.Discovery.Watch(ctx, u.name)
 	if err != nil {
 		return err
 	}
 	defer u.CloseIdleConnections()
+	if u.health != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		guard := func(what string, f func()) {
+			defer func() {
+				if p := recover(); p != nil {
+					u.log.LogAttrs(ctx, slog.LevelError, "upstream: panic in the "+what,
+						slog.String("upstream", u.name), slog.Any("panic", p))
+				}
+			}()
+			f()
+		}
+		wg.Go(func() { guard("health timers", func() { u.health.runTimers(ctx) }) })
+		if u.cfg.HealthCheck.Type != "" {
+			p := newProber(&u.health.cfg)
+			wg.Go(func() { guard("health checker", func() { u.health.runChecks(ctx, p, u.log) }) })
+		}
+	}
 	if c := u.fast; c != nil {
 		swept := make(chan struct{})
 		go func() {
