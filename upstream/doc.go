@@ -59,6 +59,22 @@
 // peak-EWMA and consistent-hash (Maglev) balancers. Retries never go back
 // to an endpoint that just failed while another remains.
 //
+// # Health
+//
+// Three mechanisms keep bad endpoints out of the balancer's set, each off
+// until configured: active health checks ([Config.HealthCheck]: HTTP, TCP
+// or the gRPC health checking protocol, every interval with jitter, with
+// healthy and unhealthy thresholds), outlier detection from live traffic
+// ([Config.Outlier]: consecutive 5xx or gateway errors eject an endpoint
+// for the base ejection time × the times it was ejected, at most
+// MaxEjectionPercent of the set at once), and slow start for endpoints
+// entering rotation ([Config.SlowStart]). When too few endpoints are left
+// (below [Config.PanicThreshold], by default none), [Config.Panic] either
+// routes to all of them, as Envoy does, or answers 503. The set in rotation
+// is recomputed only when health changes and published like the endpoint
+// snapshot, so requests pay nothing for it; [Upstream.Health] and
+// [Config.OnHealthEvent] expose the state.
+//
 // # Errors
 //
 // Failures before the response status are answered by

@@ -173,3 +173,38 @@ func TestUpstreamHealthWithoutConfig(t *testing.T) {
 	assert.True(t, h[0].InRotation)
 	assert.Equal(t, 1, h[0].Weight)
 }
+
+// BenchmarkProxyHealth is the proxy with every health feature configured
+// (its pick path reads the precomputed set; each attempt feeds outlier
+// detection) next to the same proxy without.
+func BenchmarkProxyHealth(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, on := range []bool{false, true} {
+		name := "off"
+		cfg := Config{Discovery: hcFixedSet(epsOf(addr)), Logger: slog.New(slog.DiscardHandler)}
+		if on {
+			name = "on"
+			cfg.HealthCheck = HealthCheck{Type: "tcp"}
+			cfg.Outlier = OutlierDetection{Consecutive5xx: 5}
+			cfg.SlowStart = SlowStart{Window: time.Minute}
+			cfg.PanicThreshold = 0.5
+		}
+		b.Run(name, func(b *testing.B) {
+			u := New(cfg)
+			defer u.CloseIdleConnections()
+			req := httptest.NewRequest("GET", "http://api.test/", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				u.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
