@@ -10,6 +10,35 @@
 // bulkhead and deadline), or directly through the two-step
 // [Breaker.Allow].
 //
+// # Example
+//
+// A Breaker wraps an upstream.Upstream's own transport (the fast HTTP/1.1
+// client) through upstream.Config.WrapTransport; the upstream's health
+// checks, outlier detection and retries to other endpoints work alongside:
+//
+//	users := breaker.New(breaker.Config{
+//		Failures: 5, FailureRate: 0.5, MinRequests: 20, Cooldown: 30 * time.Second,
+//		Endpoint: breaker.EndpointConfig{Failures: 3, Cooldown: 10 * time.Second},
+//		Deadline: 10 * time.Second,
+//		Retry:    breaker.RetryConfig{MaxAttempts: 3, Budget: 0.2},
+//		Bulkhead: breaker.BulkheadConfig{MaxConcurrent: 512, MaxQueue: 128, QueueTimeout: 100 * time.Millisecond},
+//		OnStateChange: func(ev breaker.StateChange) {
+//			logger.Warn("circuit", "endpoint", ev.Endpoint, "from", ev.From, "to", ev.To)
+//		},
+//	})
+//	up := upstream.New(upstream.Config{
+//		Name:                  "users",
+//		Discovery:             discovery.Static("10.0.0.7:8080", "10.0.0.8:8080"),
+//		WrapTransport:         users.Transport,
+//		Retries:               1, // another endpoint after a refusal, a reset or an open endpoint circuit
+//		ResponseHeaderTimeout: 2 * time.Second, // the per-attempt timeout, free on the fast path
+//		HealthCheck:           upstream.HealthCheck{Type: "http", Path: "/healthz", Interval: 5 * time.Second},
+//		Outlier:               upstream.OutlierDetection{Consecutive5xx: 5},
+//		SlowStart:             upstream.SlowStart{Window: 30 * time.Second},
+//	})
+//	go up.Run(ctx) // discovery, health checks, ejection timers
+//	gw.Handle("GET /users/{id}", up)
+//
 // # Order of the policies
 //
 // [Breaker.Transport] applies, from the outside in:

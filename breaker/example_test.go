@@ -42,14 +42,13 @@ func Example() {
 			fmt.Println("circuit", ev.From, "->", ev.To)
 		},
 	})
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
 	users := upstream.New(upstream.Config{
-		Name:      "users",
-		Discovery: staticEndpoints{{Addr: strings.TrimPrefix(svc.URL, "http://")}},
-		Transport: b.Transport(tr),
-		Logger:    slog.New(slog.DiscardHandler),
+		Name:          "users",
+		Discovery:     staticEndpoints{{Addr: strings.TrimPrefix(svc.URL, "http://")}},
+		WrapTransport: b.Transport, // the breaker wraps the upstream's own fast client
+		Logger:        slog.New(slog.DiscardHandler),
 	})
+	defer users.CloseIdleConnections()
 
 	for range 4 {
 		rec := httptest.NewRecorder()

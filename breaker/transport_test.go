@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewaykit/gateway/upstream"
 )
 
 // An upstream answering 503 to everything: the breaker opens after the
@@ -323,7 +326,9 @@ func TestDeadlineCutsBody(t *testing.T) {
 // hijacking and flushing working, and are not retried.
 func TestStreamsPassThrough(t *testing.T) {
 	t.Parallel()
-	events := make(chan string)
+	// One event channel per path, so that a handler of the other path's
+	// stream still ending cannot take an event.
+	streams := map[string]chan string{"h1": make(chan string), "transport": make(chan string)}
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "" {
 			conn, brw, err := http.NewResponseController(w).Hijack()
@@ -345,55 +350,68 @@ func TestStreamsPassThrough(t *testing.T) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 		_ = http.NewResponseController(w).Flush()
-		for ev := range events {
-			_, _ = io.WriteString(w, "data: "+ev+"\n\n")
-			_ = http.NewResponseController(w).Flush()
+		for {
+			select {
+			case ev := <-streams[r.URL.Query().Get("path")]:
+				_, _ = io.WriteString(w, "data: "+ev+"\n\n")
+				_ = http.NewResponseController(w).Flush()
+			case <-r.Context().Done():
+				return
+			}
 		}
 	})
-	b := New(Config{Timeout: time.Nanosecond, Deadline: time.Nanosecond, Retry: RetryConfig{MaxAttempts: 3}})
-	u := proxy(t, b.Transport(newTransport(t)), 0, srv.host())
-	front := httptest.NewServer(u)
-	t.Cleanup(front.Close)
+	for _, path := range []string{"h1", "transport"} {
+		b := New(Config{Timeout: time.Nanosecond, Deadline: time.Nanosecond, Retry: RetryConfig{MaxAttempts: 3}})
+		var u *upstream.Upstream
+		if path == "h1" {
+			// The upstream's fast client, wrapped.
+			u = upstream.New(upstream.Config{Discovery: endpoints(srv.host()), WrapTransport: b.Transport, Logger: slog.New(slog.DiscardHandler)})
+			t.Cleanup(u.CloseIdleConnections)
+		} else {
+			u = proxy(t, b.Transport(newTransport(t)), 0, srv.host())
+		}
+		front := httptest.NewServer(u)
+		t.Cleanup(front.Close)
 
-	t.Run("plain request times out", func(t *testing.T) {
-		rec := serve(u, "GET", "http://api.test/")
-		assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
-	})
-	t.Run("websocket", func(t *testing.T) {
-		c, err := net.Dial("tcp", front.Listener.Addr().String())
-		require.NoError(t, err)
-		defer c.Close()
-		_, err = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-		require.NoError(t, err)
-		br := bufio.NewReader(c)
-		res, err := http.ReadResponse(br, nil)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
-		for _, msg := range []string{"hello\n", "again\n"} {
-			_, err = io.WriteString(c, msg)
+		t.Run(path+"/plain request times out", func(t *testing.T) {
+			rec := serve(u, "GET", "http://api.test/")
+			assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
+		})
+		t.Run(path+"/websocket", func(t *testing.T) {
+			c, err := net.Dial("tcp", front.Listener.Addr().String())
 			require.NoError(t, err)
-			line, err := br.ReadString('\n')
+			defer c.Close()
+			_, err = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 			require.NoError(t, err)
-			assert.Equal(t, strings.ToUpper(msg), line)
-		}
-	})
-	t.Run("event stream", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", front.URL+"/events", nil)
-		req.Header.Set("Accept", "text/event-stream")
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		br := bufio.NewReader(res.Body)
-		for _, ev := range []string{"one", "two"} {
-			events <- ev // the next event is sent only once this one arrived
-			line, err := br.ReadString('\n')
+			br := bufio.NewReader(c)
+			res, err := http.ReadResponse(br, nil)
 			require.NoError(t, err)
-			assert.Equal(t, "data: "+ev+"\n", line)
-			_, _ = br.ReadString('\n')
-		}
-		close(events)
-	})
-	assert.Zero(t, b.Stats().Retries)
+			require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+			for _, msg := range []string{"hello\n", "again\n"} {
+				_, err = io.WriteString(c, msg)
+				require.NoError(t, err)
+				line, err := br.ReadString('\n')
+				require.NoError(t, err)
+				assert.Equal(t, strings.ToUpper(msg), line)
+			}
+		})
+		t.Run(path+"/event stream", func(t *testing.T) {
+			req, _ := http.NewRequest("GET", front.URL+"/events?path="+path, nil)
+			req.Header.Set("Accept", "text/event-stream")
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			br := bufio.NewReader(res.Body)
+			for _, ev := range []string{"one", "two"} {
+				streams[path] <- ev // the next event is sent only once this one arrived
+				line, err := br.ReadString('\n')
+				require.NoError(t, err)
+				assert.Equal(t, "data: "+ev+"\n", line)
+				_, _ = br.ReadString('\n')
+			}
+		})
+		assert.Zero(t, b.Stats().Retries)
+	}
 }
 
 // Per-endpoint breakers cut off one bad instance; the service circuit
