@@ -20,6 +20,8 @@ type bulkhead struct {
 	maxQ    int64
 	wait    time.Duration
 	waiting atomic.Int64
+
+	queued func() // tests: called when a request starts waiting
 }
 
 func newBulkhead(c BulkheadConfig) *bulkhead {
@@ -43,6 +45,9 @@ func (bh *bulkhead) acquire(ctx context.Context) error {
 	if bh.waiting.Add(1) > bh.maxQ {
 		bh.waiting.Add(-1)
 		return ErrBulkheadFull
+	}
+	if bh.queued != nil {
+		bh.queued()
 	}
 	err := bh.sem.AcquirePermitWithMaxWait(ctx, bh.wait)
 	bh.waiting.Add(-1)

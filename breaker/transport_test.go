@@ -133,6 +133,8 @@ func TestBulkheadQueue(t *testing.T) {
 		<-release
 	})
 	b := New(Config{Bulkhead: BulkheadConfig{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Minute}})
+	queued := make(chan struct{}, 1)
+	b.bulk.queued = func() { queued <- struct{}{} }
 	rt := b.Transport(newTransport(t))
 	results := make(chan int, 2)
 	for range 2 {
@@ -146,10 +148,8 @@ func TestBulkheadQueue(t *testing.T) {
 			results <- res.StatusCode
 		}()
 	}
-	<-entered // one in flight; wait until the other is queued
-	for b.bulk.waiting.Load() != 1 {
-		time.Sleep(time.Millisecond) // polling a counter, not timing
-	}
+	<-entered // one in flight
+	<-queued  // and the other waiting for its slot
 	_, err := get(t, rt, srv.URL)
 	require.ErrorIs(t, err, ErrBulkheadFull)
 	close(release)
