@@ -142,6 +142,27 @@ func BenchmarkOpenBreaker(b *testing.B) {
 	}
 }
 
+// BenchmarkOpenBreakerHandler is the same through Breaker.Handler in front
+// of the upstream: the 503 is written before the upstream does any work.
+func BenchmarkOpenBreakerHandler(b *testing.B) {
+	br := New(Config{Failures: 1, Cooldown: time.Hour})
+	done, _ := br.Allow()
+	done(true)
+	u := upstream.New(upstream.Config{Discovery: endpoints("127.0.0.1:1"), Logger: slog.New(slog.DiscardHandler)})
+	h := br.Handler(u)
+	req := httptest.NewRequest("GET", "http://api.test/items/42", nil)
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.code = 0
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusServiceUnavailable {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
 // BenchmarkAllowParallel is the two-step permit from many goroutines.
 func BenchmarkAllowParallel(b *testing.B) {
 	br := New(Config{FailureRate: 0.5})
