@@ -13,14 +13,14 @@ import (
 
 // Defaults of [HealthCheck] and [OutlierDetection] fields.
 const (
-	DefaultHealthInterval         = 10 * time.Second
-	DefaultHealthTimeout          = 2 * time.Second
-	DefaultHealthyThreshold       = 2
-	DefaultUnhealthyThreshold     = 3
-	DefaultBaseEjectionTime       = 30 * time.Second
-	DefaultMaxEjectionTime        = 300 * time.Second
-	DefaultMaxEjectionPercent     = 10
-	DefaultSlowStartMinWeightPcnt = 10
+	DefaultHealthInterval            = 10 * time.Second
+	DefaultHealthTimeout             = 2 * time.Second
+	DefaultHealthyThreshold          = 2
+	DefaultUnhealthyThreshold        = 3
+	DefaultBaseEjectionTime          = 30 * time.Second
+	DefaultMaxEjectionTime           = 300 * time.Second
+	DefaultMaxEjectionPercent        = 10
+	DefaultSlowStartMinWeightPercent = 10
 )
 
 // HealthCheck configures active health checks: every Interval (with
@@ -37,8 +37,9 @@ type HealthCheck struct {
 	Type string
 	// Path is the HTTP path probed. Empty means "/".
 	Path string
-	// Host is the Host header of HTTP probes. Empty means the endpoint
-	// address.
+	// Host is the Host header of HTTP and gRPC probes, and for an "https"
+	// Upstream whose TLSClientConfig has no ServerName, the name the
+	// endpoint's certificate must have. Empty means the endpoint address.
 	Host string
 	// Statuses are the HTTP statuses that pass. Empty means 200 to 399.
 	Statuses []int

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +46,17 @@ func newProber(cfg *healthConfig) *prober {
 		p.scheme = "https"
 		if cfg.tls != nil {
 			t.TLSClientConfig = cfg.tls.Clone()
+		} else {
+			t.TLSClientConfig = &tls.Config{}
+		}
+		if t.TLSClientConfig.ServerName == "" && cfg.check.Host != "" {
+			// Endpoints are usually IP addresses: verify the name the
+			// probes ask for.
+			host := cfg.check.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			t.TLSClientConfig.ServerName = host
 		}
 		t.ForceAttemptHTTP2 = true
 	}

@@ -2,8 +2,10 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -326,4 +328,36 @@ func TestHealthRunChecks(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// HTTPS probes verify the certificate for HealthCheck.Host.
+func TestHealthCheckHTTPS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "example.com" {
+			w.WriteHeader(http.StatusMisdirectedRequest)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	tests := []struct {
+		name string
+		host string
+		pass bool
+	}{
+		{"name in the certificate", "example.com", true},
+		{"IP address only", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := healthConfig{check: HealthCheck{Type: "http", Host: tt.host}.withDefaults(), scheme: "https", tls: &tls.Config{RootCAs: roots}}
+			p := newProber(&cfg)
+			defer p.close()
+			err := p.probe(context.Background(), Endpoint{Addr: srv.Listener.Addr().String()})
+			assert.Equal(t, tt.pass, err == nil, "%v", err)
+		})
+	}
 }

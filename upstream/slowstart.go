@@ -21,7 +21,7 @@ type SlowStart struct {
 	// at first. Zero means 1.
 	Aggression float64
 	// MinWeightPercent is the share of its weight an endpoint starts with.
-	// Zero means [DefaultSlowStartMinWeightPcnt] (10).
+	// Zero means [DefaultSlowStartMinWeightPercent] (10).
 	MinWeightPercent int
 }
 
@@ -34,7 +34,7 @@ func (s SlowStart) withDefaults() SlowStart {
 		s.Aggression = 1
 	}
 	if s.MinWeightPercent <= 0 {
-		s.MinWeightPercent = DefaultSlowStartMinWeightPcnt
+		s.MinWeightPercent = DefaultSlowStartMinWeightPercent
 	}
 	s.MinWeightPercent = min(s.MinWeightPercent, 100)
 	return s
