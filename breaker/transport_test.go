@@ -27,49 +27,59 @@ import (
 // half-opens and closes after the required successes.
 func TestOpenBreakerAnswersWithoutDialling(t *testing.T) {
 	t.Parallel()
-	var healthy atomic.Bool
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if healthy.Load() {
-			_, _ = io.WriteString(w, "ok")
-			return
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	var ev events
-	b, advance := newFake(Config{Failures: 5, Cooldown: 20 * time.Second, HalfOpenProbes: 1, SuccessesToClose: 2, OnStateChange: ev.add})
-	tr := newTransport(t)
-	u := proxy(t, b.Transport(tr), 0, srv.host())
+	for _, path := range []string{"h1", "transport"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			var healthy atomic.Bool
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if healthy.Load() {
+					_, _ = io.WriteString(w, "ok")
+					return
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+			})
+			var ev events
+			b, advance := newFake(Config{Failures: 5, Cooldown: 20 * time.Second, HalfOpenProbes: 1, SuccessesToClose: 2, OnStateChange: ev.add})
+			var u *upstream.Upstream
+			if path == "h1" {
+				u = upstream.New(upstream.Config{Discovery: endpoints(srv.host()), WrapTransport: b.Transport, Logger: slog.New(slog.DiscardHandler)})
+				t.Cleanup(u.CloseIdleConnections)
+			} else {
+				u = proxy(t, b.Transport(newTransport(t)), 0, srv.host())
+			}
 
-	for i := range 5 {
-		rec := serve(u, "GET", "http://api.test/x")
-		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "request %d reaches the upstream", i)
+			for i := range 5 {
+				rec := serve(u, "GET", "http://api.test/x")
+				require.Equal(t, http.StatusServiceUnavailable, rec.Code, "request %d reaches the upstream", i)
+			}
+			require.Equal(t, Open, b.State())
+			dials, requests := srv.ln.n.Load(), srv.requests.Load()
+			require.Equal(t, int64(5), requests)
+
+			for range 20 {
+				rec := serve(u, "GET", "http://api.test/x")
+				require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+				assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+				assert.Equal(t, "20", rec.Header().Get("Retry-After"))
+			}
+			assert.Equal(t, dials, srv.ln.n.Load(), "no connection while open")
+			assert.Equal(t, requests, srv.requests.Load(), "no request while open")
+			assert.Equal(t, int64(20), b.Stats().Rejected)
+
+			advance(10 * time.Second)
+			assert.Equal(t, "10", serve(u, "GET", "http://api.test/x").Header().Get("Retry-After"), "cooldown left")
+			advance(10 * time.Second)
+			assert.Equal(t, HalfOpen, b.State())
+			healthy.Store(true)
+			rec := serve(u, "GET", "http://api.test/x")
+			require.Equal(t, http.StatusOK, rec.Code, "the probe")
+			assert.Equal(t, HalfOpen, b.State(), "one success of two")
+			rec = serve(u, "GET", "http://api.test/x")
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, Closed, b.State())
+			assert.Equal(t, []string{"closed->open", "open->half-open", "half-open->closed"}, ev.list())
+		})
 	}
-	require.Equal(t, Open, b.State())
-	dials, requests := srv.ln.n.Load(), srv.requests.Load()
-	require.Equal(t, int64(5), requests)
-
-	for range 20 {
-		rec := serve(u, "GET", "http://api.test/x")
-		require.Equal(t, http.StatusServiceUnavailable, rec.Code)
-		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
-		assert.Equal(t, "20", rec.Header().Get("Retry-After"))
-	}
-	assert.Equal(t, dials, srv.ln.n.Load(), "no connection while open")
-	assert.Equal(t, requests, srv.requests.Load(), "no request while open")
-	assert.Equal(t, int64(20), b.Stats().Rejected)
-
-	advance(10 * time.Second)
-	assert.Equal(t, "10", serve(u, "GET", "http://api.test/x").Header().Get("Retry-After"), "cooldown left")
-	advance(10 * time.Second)
-	assert.Equal(t, HalfOpen, b.State())
-	healthy.Store(true)
-	rec := serve(u, "GET", "http://api.test/x")
-	require.Equal(t, http.StatusOK, rec.Code, "the probe")
-	assert.Equal(t, HalfOpen, b.State(), "one success of two")
-	rec = serve(u, "GET", "http://api.test/x")
-	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, Closed, b.State())
-	assert.Equal(t, []string{"closed->open", "open->half-open", "half-open->closed"}, ev.list())
 }
 
 // An upstream that hangs: requests end with 504 at the attempt timeout, the
