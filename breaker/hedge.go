@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -30,8 +31,18 @@ func (t *transport) hedged(req *http.Request, deadline int64) (*http.Response, e
 		cancels = append(cancels, cancel)
 		r := req.WithContext(ctx)
 		go func() {
-			res, err := t.attempt(r, false, deadline, b.now())
-			ch <- hedgeResult{res: res, err: err, cancel: cancel, idx: idx}
+			var res *http.Response
+			var err error
+			defer func() {
+				// A panicking transport must not take the process down
+				// from a goroutine net/http does not guard: it becomes
+				// this attempt's error.
+				if p := recover(); p != nil {
+					res, err = nil, fmt.Errorf("breaker: hedged attempt panicked: %v", p)
+				}
+				ch <- hedgeResult{res: res, err: err, cancel: cancel, idx: idx}
+			}()
+			res, err = t.attempt(r, false, deadline, b.now())
 		}()
 	}
 	launch()

@@ -559,3 +559,18 @@ func TestSynchronous(t *testing.T) {
 	assert.True(t, New(Config{}).Transport(nil).(syncer).Synchronous())
 	assert.False(t, New(Config{Hedge: HedgeConfig{Delay: time.Millisecond}}).Transport(nil).(syncer).Synchronous())
 }
+
+// A transport panicking in a hedged attempt's goroutine fails that attempt
+// instead of the process.
+func TestHedgePanicIsAnError(t *testing.T) {
+	t.Parallel()
+	b := New(Config{Hedge: HedgeConfig{Delay: time.Hour}})
+	boom := roundTripFunc(func(*http.Request) (*http.Response, error) { panic("boom") })
+	_, err := get(t, b.Transport(boom), "http://10.0.0.1/")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "panicked: boom")
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
