@@ -96,10 +96,12 @@
 // # Use of failsafe-go
 //
 // The bulkhead is failsafe-go's (github.com/failsafe-go/failsafe-go/bulkhead),
-// driven through its permit API, which allocates nothing; failsafe-go's
-// executor allocates several objects per execution and takes the request
-// as a generic result, which this package's budget of at most a few
-// allocations per request does not afford. The circuit breaker is this
+// driven through its permit API, which allocates nothing. failsafe-go's
+// executor is not used: running a round trip through it with a circuit
+// breaker alone costs about 1.3µs and 16 allocations, with retry, circuit
+// breaker, bulkhead and timeout 3.5µs and 30 allocations, against 0.1µs
+// and none, and 1.2µs and 4, for the same sets here
+// (BenchmarkFailsafeExecutor next to BenchmarkPolicies). The circuit breaker is this
 // package's own because failsafe-go's cannot combine a consecutive-failure
 // threshold with a failure-rate threshold, cannot let a half-open probe go
 // without recording an outcome (a probe the client cancelled would have to
