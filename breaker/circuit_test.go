@@ -162,3 +162,33 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 	assert.Panics(t, func() { New(Config{FailureRate: 1.5}) })
 	assert.Panics(t, func() { New(Config{Failures: -1}) })
 }
+
+func TestEndpointCircuitsBounded(t *testing.T) {
+	t.Parallel()
+	b := New(Config{Endpoint: EndpointConfig{Failures: 1, MaxEndpoints: 2}})
+	require.NotNil(t, b.endpoint("a:1"))
+	require.NotNil(t, b.endpoint("b:1"))
+	assert.Nil(t, b.endpoint("c:1"), "over the bound: no circuit")
+	assert.Same(t, b.endpoint("a:1"), b.endpoint("a:1"))
+	assert.Nil(t, New(Config{}).endpoint("a:1"), "off by default")
+}
+
+func TestHandlerBulkheadFull(t *testing.T) {
+	t.Parallel()
+	b := New(Config{Bulkhead: BulkheadConfig{MaxConcurrent: 1}})
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	h := b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inside)
+		<-release
+	}))
+	done := make(chan struct{})
+	go func() { defer close(done); serve(h, "GET", "/") }()
+	<-inside
+	rec := serve(h, "GET", "/")
+	close(release)
+	<-done
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, int64(1), b.Stats().BulkheadFull)
+}
