@@ -18,7 +18,10 @@
 //   - cache: an in-memory RFC 9111 cache in front of the upstream; the
 //     harness's upstream sends no Cache-Control, so a heuristic TTL of one
 //     hour makes every request after the first a hit.
-//   - full: jwt, then ratelimit, on the proxy.
+//   - breaker: the full resilience set on the upstream's fast client (service
+//     and per-endpoint circuit breakers, retry with a 20 % budget, bulkhead),
+//     plus outlier ejection.
+//   - full: jwt, then ratelimit, on the breaker chain's upstream.
 package main
 
 import (
@@ -33,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -40,6 +44,7 @@ import (
 
 	"github.com/gatewaykit/gateway"
 	"github.com/gatewaykit/gateway/auth"
+	"github.com/gatewaykit/gateway/breaker"
 	"github.com/gatewaykit/gateway/cache"
 	"github.com/gatewaykit/gateway/discovery"
 	"github.com/gatewaykit/gateway/ratelimit"
@@ -49,11 +54,29 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18085", "address to listen on")
 	up := flag.String("upstream", "127.0.0.1:18080", "upstream host:port")
-	chain := flag.String("chain", "bare", "middleware chain: bare, ratelimit, jwt, cache or full")
+	chain := flag.String("chain", "bare", "middleware chain: bare, ratelimit, jwt, cache, breaker or full")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	flag.Parse()
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc := upstream.New(upstream.Config{Name: "bench", Discovery: discovery.Static(*up), Logger: logger})
+	if *chain == "breaker" || *chain == "full" {
+		svc = resilient(*up, logger)
+	}
 
 	gw := gateway.New(gateway.Config{Logger: logger})
 	switch *chain {
@@ -68,6 +91,8 @@ func main() {
 		pages := cache.New(cache.Config{Store: cache.NewMemory(64 << 20), TTL: time.Hour})
 		gw.Manage(pages)
 		gw.Handle("/", svc, gateway.Public, pages.Handler)
+	case "breaker":
+		gw.Handle("/", svc, gateway.Public)
 	case "full":
 		withToken, guard := jwtChain()
 		gw.Handle("/", svc, gateway.Public, withToken, guard, limiter().Handler)
@@ -79,8 +104,25 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := gw.ListenAndServe(ctx, *listen); err != nil {
-		log.Fatal(err)
+		log.Print(err)
 	}
+}
+
+// resilient is the upstream with every breaker policy except the per-attempt
+// timeout, which upstream.Config.ResponseHeaderTimeout covers for free.
+func resilient(addr string, logger *slog.Logger) *upstream.Upstream {
+	brk := breaker.New(breaker.Config{
+		Failures: 5, FailureRate: 0.5, MinRequests: 20, Cooldown: 30 * time.Second,
+		Endpoint: breaker.EndpointConfig{Failures: 3, Cooldown: 10 * time.Second},
+		Retry:    breaker.RetryConfig{MaxAttempts: 2, Budget: 0.2},
+		Bulkhead: breaker.BulkheadConfig{MaxConcurrent: 4096, MaxQueue: 1024, QueueTimeout: 100 * time.Millisecond},
+	})
+	return upstream.New(upstream.Config{
+		Name: "bench", Discovery: discovery.Static(addr), Logger: logger,
+		WrapTransport:         brk.Transport,
+		ResponseHeaderTimeout: 5 * time.Second,
+		Outlier:               upstream.OutlierDetection{Consecutive5xx: 5},
+	})
 }
 
 func limiter() *ratelimit.Policy {
