@@ -146,7 +146,6 @@ type Gateway struct {
 // table is one compiled, immutable generation of the gateway.
 type table struct {
 	handler http.Handler
-	router  *router.Router
 	routes  []Route
 	runners []Runner
 	err     error
@@ -315,7 +314,7 @@ func (g *Gateway) compile(global []Middleware, routes []Route) (*table, error) {
 			runners = append(runners, r)
 		}
 	}
-	return &table{handler: g.builtin(h), router: rtr, routes: routes, runners: runners}, nil
+	return &table{handler: g.builtin(h), routes: routes, runners: runners}, nil
 }
 
 func isComparable(r Runner) bool {

@@ -345,19 +345,3 @@ func (w *Writer) BytesWritten() int64 { return w.written }
 
 // Hijacked reports whether the connection was hijacked through w.
 func (w *Writer) Hijacked() bool { return w.hijacked }
-
-// Find returns the first *Writer in w's Unwrap chain, including w itself, or
-// nil. Middleware use it to share one Writer instead of stacking wrappers.
-func Find(w http.ResponseWriter) *Writer {
-	for w != nil {
-		if x, ok := w.(*Writer); ok {
-			return x
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return nil
-		}
-		w = u.Unwrap()
-	}
-	return nil
-}

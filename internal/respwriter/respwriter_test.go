@@ -184,16 +184,6 @@ func TestDivertAndOnHeader(t *testing.T) {
 	assert.True(t, rec.Flushed)
 }
 
-func TestFind(t *testing.T) {
-	t.Parallel()
-	inner := respwriter.New(httptest.NewRecorder())
-	outer := struct{ http.ResponseWriter }{inner}
-	assert.Nil(t, respwriter.Find(outer), "a writer without Unwrap hides the chain")
-	assert.Same(t, inner, respwriter.Find(inner))
-	wrapped := respwriter.New(inner)
-	assert.Same(t, wrapped, respwriter.Find(wrapped))
-}
-
 func BenchmarkWriter(b *testing.B) {
 	rec := httptest.NewRecorder()
 	p := []byte("payload")
